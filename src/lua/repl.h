@@ -1,0 +1,13 @@
+/* repl.h: the interactive prompt (src/lua/repl.c). */
+#ifndef NL_REPL_H
+#define NL_REPL_H
+#include <lua.h>
+
+/* Runs the REPL on a state with the normlab library loaded; returns LUA_OK
+ * when the user leaves with Ctrl-D, another status on a fatal error. */
+int nl_repl_run(lua_State *L);
+
+/* main.c's protected call: message handler with traceback, SIGINT stops the
+ * chunk (sets ctx->interrupted too). The function sits below its narg args. */
+int nl_docall(lua_State *L, int narg, int nres);
+#endif
