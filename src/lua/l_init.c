@@ -28,6 +28,7 @@ static int open_c(lua_State *L) {
     lua_newtable(L);
     nl_open_tensor(L);
     nl_open_rng(L);
+    nl_open_checkpoint(L);
     /* one line per binding family (src/lua/l_<family>.c) */
     static const luaL_Reg misc[] = {
         {"set_threads", l_set_threads}, {"get_threads", l_get_threads},

@@ -37,6 +37,7 @@ int nl_lua_checkshape(lua_State *L, int arg, int64_t *dims);
 /* Registration of every binding family (one per file in src/lua/). */
 void nl_open_tensor(lua_State *L);
 void nl_open_rng(lua_State *L);
+void nl_open_checkpoint(lua_State *L);
 
 /* Opens the whole library: creates the context and sets package.preload["normlab.C"]. */
 void nl_lua_open(lua_State *L);
