@@ -4,9 +4,9 @@ CC       ?= cc
 LUA_PC   := $(shell pkg-config --exists lua5.4 && echo lua5.4 || echo lua-5.4)
 PKGS     := $(LUA_PC) readline libcurl zlib
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fno-strict-aliasing \
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fno-strict-aliasing \
             -march=x86-64-v2 -mtune=native $(shell pkg-config --cflags $(PKGS)) -I/usr/include/x86_64-linux-gnu/openblas-pthread
-LDLIBS   += $(shell pkg-config --libs $(PKGS)) -lopenblas -lm -lpthread
+override LDLIBS += $(shell pkg-config --libs $(PKGS)) -lopenblas -lm -lpthread
 LUADIR   := $(PREFIX)/share/normlab/lua
 BUILD    ?= build
 

@@ -57,7 +57,7 @@ function models.plain(opts)
   local cin = opts.in_channels or 3
   for b = 1, depth do
     local s = stages[b]
-    local width = width0 * 2 ^ s // 1
+    local width = width0 << s
     layers[#layers + 1] = nn.Conv2d(cin, width, 3, { stride = 1, padding = 1, bias = true, gen = gen })
     local n, a = make_norm(norm, width, opts), make_act(act, opts)
     if order == 'cna' then

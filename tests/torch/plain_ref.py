@@ -61,10 +61,10 @@ def main(inp, out):
     logits = model(x)
     loss = nn.functional.cross_entropy(logits, y)
     loss.backward()
-    res = [("logits", logits.detach().numpy()), ("loss", loss.item()), ("grad_x", x.grad.numpy())]
+    res = [("logits", logits.detach().numpy().copy()), ("loss", loss.item()), ("grad_x", x.grad.numpy().copy())]
     for name, p in model.named_parameters():
         i, field = name.split(".")
-        res.append((f"grad.{nl_index[int(i)]}.{field}", p.grad.numpy()))
+        res.append((f"grad.{nl_index[int(i)]}.{field}", p.grad.numpy().copy()))
 
     # SGD steps from the same starting weights (restore the pre-gradcheck state)
     with torch.no_grad():

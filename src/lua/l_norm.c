@@ -1,0 +1,150 @@
+/* l_norm.c: bindings for the normalization, loss and optimizer kernels
+ * (src/ops/batchnorm.h, groupnorm.h, xent.h, optim.h) into normlab.C.
+ *
+ * Argument order follows the kernels: outputs, inputs, then sizes and scalars.
+ * Optional tensors (running stats, gamma/beta, gradients not wanted) are nil.
+ *
+ *   C.bn_forward(y, save_mean, save_invstd, running_mean|nil, running_var|nil,
+ *                x, gamma|nil, beta|nil, train, momentum, eps)
+ *   C.bn_backward(dx|nil, dgamma|nil, dbeta|nil, dy, x, gamma|nil, save_mean, save_invstd, train)
+ *   C.gn_forward(y, save_mean, save_invstd, x, gamma|nil, beta|nil, groups, eps)
+ *   C.gn_backward(dx|nil, dgamma|nil, dbeta|nil, dy, x, gamma|nil, save_mean, save_invstd, groups)
+ *   C.gn_check_groups(groups, channels)
+ *   C.xent_forward(logits, labels) -> loss          C.xent_correct(logits, labels) -> count
+ *   C.xent_backward(dlogits, logits, labels [, grad_loss = 1])
+ *   C.sgd_step(w, v|nil, g, lr, momentum, weight_decay, first)
+ *   C.adam_step(w, m, v, g, lr, beta1, beta2, eps, weight_decay, step)
+ *
+ * The kernels' messages already name the operation ("batchnorm: input (2,3,4,4) has 3
+ * channels, but gamma has shape (4)"), so they are raised as they are; the Lua layers
+ * prefix the layer's name. */
+#include "l_util.h"
+#include "../ops/batchnorm.h"
+#include "../ops/groupnorm.h"
+#include "../ops/optim.h"
+#include "../ops/xent.h"
+
+/* Raises the context's message when s != NL_OK (no temporaries to free here). */
+static void raise_if(lua_State *L, NlCtx *c, nl_status s) {
+    if (s == NL_OK) return;
+    if (s == NL_EINTR) c->interrupted = 0;   /* the error reports it; the next call starts clean */
+    luaL_error(L, "%s", c->err[0] ? c->err : nl_status_name(s));
+}
+
+static int l_bn_forward(lua_State *L) {
+    NlCtx *c = nl_lua_ctx(L);
+    NlTensor *y = nl_lua_checktensor(L, 1), *sm = nl_lua_checktensor(L, 2),
+             *si = nl_lua_checktensor(L, 3), *rm = nl_lua_opttensor(L, 4),
+             *rv = nl_lua_opttensor(L, 5);
+    const NlTensor *x = nl_lua_checktensor(L, 6), *gamma = nl_lua_opttensor(L, 7),
+                   *beta = nl_lua_opttensor(L, 8);
+    luaL_checktype(L, 9, LUA_TBOOLEAN);
+    const int train = lua_toboolean(L, 9);
+    const double momentum = luaL_checknumber(L, 10), eps = luaL_checknumber(L, 11);
+    raise_if(L, c, nl_bn_forward(c, y, sm, si, rm, rv, x, gamma, beta, train, momentum, eps));
+    return 0;
+}
+
+static int l_bn_backward(lua_State *L) {
+    NlCtx *c = nl_lua_ctx(L);
+    NlTensor *dx = nl_lua_opttensor(L, 1), *dg = nl_lua_opttensor(L, 2),
+             *db = nl_lua_opttensor(L, 3);
+    const NlTensor *dy = nl_lua_checktensor(L, 4), *x = nl_lua_checktensor(L, 5),
+                   *gamma = nl_lua_opttensor(L, 6), *sm = nl_lua_checktensor(L, 7),
+                   *si = nl_lua_checktensor(L, 8);
+    luaL_checktype(L, 9, LUA_TBOOLEAN);
+    raise_if(L, c, nl_bn_backward(c, dx, dg, db, dy, x, gamma, sm, si, lua_toboolean(L, 9)));
+    return 0;
+}
+
+static int l_gn_forward(lua_State *L) {
+    NlCtx *c = nl_lua_ctx(L);
+    NlTensor *y = nl_lua_checktensor(L, 1), *sm = nl_lua_checktensor(L, 2),
+             *si = nl_lua_checktensor(L, 3);
+    const NlTensor *x = nl_lua_checktensor(L, 4), *gamma = nl_lua_opttensor(L, 5),
+                   *beta = nl_lua_opttensor(L, 6);
+    const lua_Integer groups = luaL_checkinteger(L, 7);
+    const double eps = luaL_checknumber(L, 8);
+    raise_if(L, c, nl_gn_forward(c, y, sm, si, x, gamma, beta, groups, eps));
+    return 0;
+}
+
+static int l_gn_backward(lua_State *L) {
+    NlCtx *c = nl_lua_ctx(L);
+    NlTensor *dx = nl_lua_opttensor(L, 1), *dg = nl_lua_opttensor(L, 2),
+             *db = nl_lua_opttensor(L, 3);
+    const NlTensor *dy = nl_lua_checktensor(L, 4), *x = nl_lua_checktensor(L, 5),
+                   *gamma = nl_lua_opttensor(L, 6), *sm = nl_lua_checktensor(L, 7),
+                   *si = nl_lua_checktensor(L, 8);
+    const lua_Integer groups = luaL_checkinteger(L, 9);
+    raise_if(L, c, nl_gn_backward(c, dx, dg, db, dy, x, gamma, sm, si, groups));
+    return 0;
+}
+
+static int l_gn_check_groups(lua_State *L) {
+    NlCtx *c = nl_lua_ctx(L);
+    raise_if(L, c, nl_gn_check_groups(c, luaL_checkinteger(L, 1), luaL_checkinteger(L, 2)));
+    return 0;
+}
+
+static int l_xent_forward(lua_State *L) {
+    NlCtx *c = nl_lua_ctx(L);
+    double loss = 0;
+    raise_if(L, c, nl_xent_forward(c, &loss, nl_lua_checktensor(L, 1), nl_lua_checktensor(L, 2)));
+    lua_pushnumber(L, loss);
+    return 1;
+}
+
+static int l_xent_backward(lua_State *L) {
+    NlCtx *c = nl_lua_ctx(L);
+    NlTensor *d = nl_lua_checktensor(L, 1);
+    const NlTensor *z = nl_lua_checktensor(L, 2), *y = nl_lua_checktensor(L, 3);
+    raise_if(L, c, nl_xent_backward(c, d, z, y, luaL_optnumber(L, 4, 1.0)));
+    return 0;
+}
+
+static int l_xent_correct(lua_State *L) {
+    NlCtx *c = nl_lua_ctx(L);
+    int64_t n = 0;
+    raise_if(L, c, nl_xent_correct(c, &n, nl_lua_checktensor(L, 1), nl_lua_checktensor(L, 2)));
+    lua_pushinteger(L, (lua_Integer)n);
+    return 1;
+}
+
+static int l_sgd_step(lua_State *L) {
+    NlCtx *c = nl_lua_ctx(L);
+    NlTensor *w = nl_lua_checktensor(L, 1), *v = nl_lua_opttensor(L, 2);
+    const NlTensor *g = nl_lua_checktensor(L, 3);
+    const double lr = luaL_checknumber(L, 4), mu = luaL_checknumber(L, 5),
+                 wd = luaL_checknumber(L, 6);
+    luaL_checktype(L, 7, LUA_TBOOLEAN);
+    raise_if(L, c, nl_sgd_step(c, w, v, g, lr, mu, wd, lua_toboolean(L, 7)));
+    return 0;
+}
+
+static int l_adam_step(lua_State *L) {
+    NlCtx *c = nl_lua_ctx(L);
+    NlTensor *w = nl_lua_checktensor(L, 1), *m = nl_lua_checktensor(L, 2),
+             *v = nl_lua_checktensor(L, 3);
+    const NlTensor *g = nl_lua_checktensor(L, 4);
+    const double lr = luaL_checknumber(L, 5), b1 = luaL_checknumber(L, 6),
+                 b2 = luaL_checknumber(L, 7), eps = luaL_checknumber(L, 8),
+                 wd = luaL_checknumber(L, 9);
+    const lua_Integer step = luaL_checkinteger(L, 10);
+    raise_if(L, c, nl_adam_step(c, w, m, v, g, lr, b1, b2, eps, wd, step));
+    return 0;
+}
+
+static const luaL_Reg funcs[] = {
+    {"bn_forward", l_bn_forward}, {"bn_backward", l_bn_backward},
+    {"gn_forward", l_gn_forward}, {"gn_backward", l_gn_backward},
+    {"gn_check_groups", l_gn_check_groups},
+    {"xent_forward", l_xent_forward}, {"xent_backward", l_xent_backward},
+    {"xent_correct", l_xent_correct},
+    {"sgd_step", l_sgd_step}, {"adam_step", l_adam_step},
+    {NULL, NULL}
+};
+
+void nl_open_norm(lua_State *L) {
+    luaL_setfuncs(L, funcs, 0);
+}

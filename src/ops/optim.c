@@ -1,0 +1,77 @@
+/* optim.c: SGD-with-momentum and Adam updates, element by element.
+ *
+ * Layout: w, g and the state buffers are flat arrays of the same length (any shape with
+ * equal numel is accepted). Reference: torch/optim/sgd.py and adam.py (PyTorch 1.13,
+ * single-tensor path); formulas in optim.h. Per-element arithmetic is done in double
+ * and rounded once to float, so the result is at least as accurate as PyTorch's. */
+#include <math.h>
+#include "optim.h"
+
+/* t (named `name`: gradient or a state buffer) must have as many elements as w. */
+static nl_status check_like(NlCtx *c, const char *what, const char *name, const NlTensor *t,
+                            const NlTensor *w) {
+    if (t->numel == w->numel) return NL_OK;
+    char st[96], sw[96];
+    return nl_fail(c, NL_ESHAPE, "%s: parameter %s has %lld elements but its %s %s has %lld",
+                   what, nl_shape_str(w, sw, sizeof sw), (long long)w->numel, name,
+                   nl_shape_str(t, st, sizeof st), (long long)t->numel);
+}
+
+static nl_status check_hyper(NlCtx *c, const char *what, double lr, double weight_decay) {
+    if (!(lr >= 0) || !isfinite(lr))
+        return nl_fail(c, NL_EARG, "%s: learning rate must be finite and >= 0, got %g", what, lr);
+    if (!(weight_decay >= 0) || !isfinite(weight_decay))
+        return nl_fail(c, NL_EARG, "%s: weight_decay must be finite and >= 0, got %g", what,
+                       weight_decay);
+    return NL_OK;
+}
+
+nl_status nl_sgd_step(NlCtx *c, NlTensor *w, NlTensor *v, const NlTensor *g,
+                      double lr, double momentum, double weight_decay, int first) {
+    nl_status s;
+    if ((s = check_hyper(c, "sgd", lr, weight_decay))) return s;
+    if (!(momentum >= 0 && momentum < 1))
+        return nl_fail(c, NL_EARG, "sgd: momentum must be in [0, 1), got %g", momentum);
+    if ((s = check_like(c, "sgd", "gradient", g, w))) return s;
+    if (momentum != 0) {
+        if (!v) return nl_fail(c, NL_EARG, "sgd: momentum %g needs a velocity buffer", momentum);
+        if ((s = check_like(c, "sgd", "momentum buffer", v, w))) return s;
+    }
+    float *pw = w->data;
+    const float *pg = g->data;
+    for (int64_t i = 0; i < w->numel; i++) {
+        double d = (double)pg[i] + weight_decay * pw[i];   /* L2 decay joins the gradient */
+        if (momentum != 0) {
+            d = first ? d : momentum * v->data[i] + d;   /* v = d, then v = mu*v + d */
+            v->data[i] = (float)d;
+            d = v->data[i];   /* step with the stored (float) velocity, as PyTorch does */
+        }
+        pw[i] = (float)(pw[i] - lr * d);
+    }
+    return NL_OK;
+}
+
+nl_status nl_adam_step(NlCtx *c, NlTensor *w, NlTensor *m, NlTensor *v, const NlTensor *g,
+                       double lr, double beta1, double beta2, double eps, double weight_decay,
+                       int64_t step) {
+    nl_status s;
+    if ((s = check_hyper(c, "adam", lr, weight_decay))) return s;
+    if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1))
+        return nl_fail(c, NL_EARG, "adam: betas must be in [0, 1), got (%g, %g)", beta1, beta2);
+    if (!(eps >= 0)) return nl_fail(c, NL_EARG, "adam: eps must be >= 0, got %g", eps);
+    if (step < 1) return nl_fail(c, NL_EARG, "adam: step must be >= 1, got %lld", (long long)step);
+    if ((s = check_like(c, "adam", "gradient", g, w)) || (s = check_like(c, "adam", "exp_avg", m, w)) ||
+        (s = check_like(c, "adam", "exp_avg_sq", v, w)))
+        return s;
+    const double bc1 = 1.0 - pow(beta1, (double)step);          /* bias corrections */
+    const double bc2_sqrt = sqrt(1.0 - pow(beta2, (double)step));
+    const double step_size = lr / bc1;
+    for (int64_t i = 0; i < w->numel; i++) {
+        const double d = (double)g->data[i] + weight_decay * w->data[i];
+        m->data[i] = (float)(beta1 * m->data[i] + (1.0 - beta1) * d);      /* first moment */
+        v->data[i] = (float)(beta2 * v->data[i] + (1.0 - beta2) * d * d);  /* second moment */
+        const double denom = sqrt((double)v->data[i]) / bc2_sqrt + eps;
+        w->data[i] = (float)(w->data[i] - step_size * m->data[i] / denom);
+    }
+    return NL_OK;
+}
