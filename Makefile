@@ -51,6 +51,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LUADIR)
 	install -m 755 normlab $(DESTDIR)$(PREFIX)/bin/normlab
 	cd lua && find normlab -name '*.lua' -exec install -D -m 644 {} $(DESTDIR)$(LUADIR)/{} \;
+	find data/sample -type f -exec install -D -m 644 {} $(DESTDIR)$(PREFIX)/share/normlab/{} \;
 
 # Debian packages needed to build, test and benchmark (used by .ci/run and the README).
 DEB_PKGS := build-essential pkg-config liblua5.4-dev libopenblas-dev libreadline-dev \
