@@ -83,13 +83,15 @@ static void set_package_path(lua_State *L) {
             char *slash = strrchr(dir, '/');
             if (slash) *slash = '\0';
             /* the executable may sit in the repository or in build-asan/ below it */
-            snprintf(probe, sizeof probe, "%s/lua/normlab/init.lua", dir);
-            if (file_exists(probe)) strcat(dir, "/lua");
-            else {
-                snprintf(probe, sizeof probe, "%s/../lua/normlab/init.lua", dir);
-                if (file_exists(probe)) strcat(dir, "/../lua");
-                else snprintf(dir, sizeof dir, "%s", NL_INSTALL_LUA_DIR);
+            /* a build tree (./lua), build-asan/ below it (../lua), or an
+             * installed PREFIX/bin (../share/normlab/lua), wherever PREFIX is */
+            static const char *const rel[] = { "/lua", "/../lua", "/../share/normlab/lua" };
+            int found = 0;
+            for (int i = 0; i < 3 && !found; i++) {
+                snprintf(probe, sizeof probe, "%s%s/normlab/init.lua", dir, rel[i]);
+                if (file_exists(probe)) { strcat(dir, rel[i]); found = 1; }
             }
+            if (!found) snprintf(dir, sizeof dir, "%s", NL_INSTALL_LUA_DIR);
         } else {
             snprintf(dir, sizeof dir, "%s", NL_INSTALL_LUA_DIR);
         }
