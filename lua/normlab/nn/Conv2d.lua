@@ -1,0 +1,141 @@
+-- Conv2d(in_channels, out_channels, kernel, opts): 2-D convolution over (N,C,H,W), as
+-- torch.nn.Conv2d (cross-correlation, zero padding, no dilation or groups).
+--
+--   y[n,o,i,j] = bias[o] + sum_{c,u,v} weight[o,c,u,v] * x[n, c, i*stride-pad+u, j*stride-pad+v]
+--   weight (out, in, kh, kw), bias (out); output (N, out, Ho, Wo), Ho = (H + 2*pad - kh)//stride + 1
+--
+-- kernel: a number k (k x k) or a table {kh, kw}. opts: stride (1), padding (0), bias (true),
+-- gen (a normlab.Generator for the initialization). Weight and bias start uniform in
+-- +-1/sqrt(fan_in), fan_in = in*kh*kw (../shared/PROTOCOL.md), drawn weight first, then bias.
+-- Kernels: src/ops/conv2d.c (im2col + sgemm, with a per-layer col scratch tensor).
+local Module = require 'normlab.nn.Module'
+local C = require 'normlab.C'
+
+local Conv2d = Module:extend('Conv2d')
+
+local function fail(fmt, ...)
+  error('Conv2d: ' .. string.format(fmt, ...), 0)
+end
+
+-- Without opts.gen every layer draws from one shared generator (seed 0, stream 'init').
+local default_gen
+local function init_gen(opts)
+  if opts.gen then return opts.gen end
+  default_gen = default_gen or C.generator_new(0, 'init')
+  return default_gen
+end
+
+-- Sizes are integers (integral floats such as 32.0 are accepted and converted).
+local function positive_int(v, what, min)
+  local i = math.tointeger(v)
+  if not i or i < min then
+    error(string.format('Conv2d: %s must be an integer >= %d, got %s', what, min, tostring(v)), 4)
+  end
+  return i
+end
+
+function Conv2d:init(cin, cout, kernel, opts)
+  Module.init(self)
+  opts = opts or {}
+  self.in_channels = positive_int(cin, 'in_channels', 1)
+  self.out_channels = positive_int(cout, 'out_channels', 1)
+  if type(kernel) == 'table' then
+    self.kh, self.kw = positive_int(kernel[1], 'kernel height', 1), positive_int(kernel[2], 'kernel width', 1)
+  else
+    self.kh = positive_int(kernel, 'kernel size', 1)
+    self.kw = self.kh
+  end
+  self.stride = positive_int(opts.stride or 1, 'stride', 1)
+  self.padding = positive_int(opts.padding or opts.pad or 0, 'padding', 0)
+  cin, cout = self.in_channels, self.out_channels
+  local fan_in = cin * self.kh * self.kw
+  local bound = 1 / math.sqrt(fan_in)
+  local gen = init_gen(opts)
+  self:add_parameter('weight', C.tensor_new(cout, cin, self.kh, self.kw):uniform(gen, -bound, bound))
+  if opts.bias ~= false then
+    self:add_parameter('bias', C.tensor_new(cout):uniform(gen, -bound, bound))
+  end
+end
+
+-- "Conv2d(3 -> 32, 3x3, pad 1)", with ", stride 2" and ", no bias" when they apply.
+function Conv2d:describe()
+  local s = string.format('Conv2d(%d -> %d, %dx%d', self.in_channels, self.out_channels, self.kh, self.kw)
+  if self.stride ~= 1 then s = s .. ', stride ' .. self.stride end
+  if self.padding ~= 0 then s = s .. ', pad ' .. self.padding end
+  if not self.bias then s = s .. ', no bias' end
+  return s .. ')'
+end
+
+-- Output spatial size for an input of height h, width w (errors name the layer).
+function Conv2d:out_size(h, w, shape)
+  local ph, pw = h + 2 * self.padding, w + 2 * self.padding
+  if ph < self.kh or pw < self.kw then
+    fail('input %s: kernel %dx%d is larger than the padded input %dx%d', shape, self.kh, self.kw, ph, pw)
+  end
+  return (ph - self.kh) // self.stride + 1, (pw - self.kw) // self.stride + 1
+end
+
+local function check_input(self, x)
+  if x:dim() ~= 4 then fail('expected a 4-D input (N,%d,H,W), got %s', self.in_channels, x:shape_str()) end
+  if x:size(2) ~= self.in_channels then
+    fail('input %s has %d channels, weight %s expects %d', x:shape_str(), x:size(2),
+      self.weight:shape_str(), self.in_channels)
+  end
+  return self:out_size(x:size(3), x:size(4), x:shape_str())
+end
+
+-- The im2col scratch of one image, (in*kh*kw) x (Ho*Wo) floats.
+local function col_for(self, ho, wo)
+  return self:reuse('col', { C.conv2d_workspace(self.in_channels, self.kh, self.kw, ho, wo) })
+end
+
+local function kernel_call(fn, ...)
+  local ok, err = pcall(fn, ...)
+  if not ok then fail('%s', (tostring(err):gsub('^conv2d: ', ''))) end
+end
+
+function Conv2d:update_output(x)
+  local ho, wo = check_input(self, x)
+  local n = x:size(1)
+  local y = self:reuse('output', { n, self.out_channels, ho, wo })
+  kernel_call(C.conv2d_forward, y, col_for(self, ho, wo), x, self.weight, self.bias,
+    self.stride, self.padding)
+  self.output = y
+  return y
+end
+
+-- One kernel call computes grad_input and (optionally) the parameter gradients; it
+-- accumulates, so grad_input is cleared first.
+local function run_backward(self, x, gy, want_input, want_params)
+  local ho, wo = check_input(self, x)
+  local n = x:size(1)
+  if gy:dim() ~= 4 or gy:size(1) ~= n or gy:size(2) ~= self.out_channels or gy:size(3) ~= ho
+      or gy:size(4) ~= wo then
+    fail('grad_output %s does not match the output (%d,%d,%d,%d) for input %s', gy:shape_str(), n,
+      self.out_channels, ho, wo, x:shape_str())
+  end
+  local gx
+  if want_input then
+    gx = self:reuse('grad_input', x:size()):zero()
+    self.grad_input = gx
+  end
+  kernel_call(C.conv2d_backward, gx, want_params and self.grad_weight or nil,
+    want_params and self.grad_bias or nil, col_for(self, ho, wo), gy, x, self.weight,
+    self.stride, self.padding)
+  return gx
+end
+
+function Conv2d:update_grad_input(x, gy) return run_backward(self, x, gy, true, false) end
+function Conv2d:acc_grad_parameters(x, gy) run_backward(self, x, gy, false, true) end
+function Conv2d:backward(x, gy) return run_backward(self, x, gy, true, true) end
+
+-- Per image: out*Ho*Wo outputs of in*kh*kw multiply-adds each; in_shape is {C, H, W}.
+function Conv2d:macs(in_shape)
+  if #in_shape ~= 3 or in_shape[1] ~= self.in_channels then
+    fail('input shape (%s) does not match %d input channels', table.concat(in_shape, ','), self.in_channels)
+  end
+  local ho, wo = self:out_size(in_shape[2], in_shape[3], '(' .. table.concat(in_shape, ',') .. ')')
+  return self.out_channels * ho * wo * self.in_channels * self.kh * self.kw, { self.out_channels, ho, wo }
+end
+
+return Conv2d

@@ -1,0 +1,35 @@
+-- ReLU(): elementwise rectifier, y = max(x, 0), any input shape.
+--
+--   forward  y = max(x, 0)
+--   backward dx = dy * [x > 0]   (0 at x == 0, as PyTorch)
+-- Kernels: src/ops/act.c.
+local Module = require 'normlab.nn.Module'
+local C = require 'normlab.C'
+
+local ReLU = Module:extend('ReLU')
+
+function ReLU:init()
+  Module.init(self)
+end
+
+function ReLU:update_output(x)
+  local y = self:reuse('output', x:size())
+  C.relu_forward(y, x)
+  self.output = y
+  return y
+end
+
+function ReLU:update_grad_input(x, gy)
+  if gy:shape_str() ~= x:shape_str() then
+    error(string.format('ReLU: grad_output %s does not match input %s', gy:shape_str(), x:shape_str()), 0)
+  end
+  local gx = self:reuse('grad_input', x:size()):zero()
+  C.relu_backward(gx, gy, x)
+  self.grad_input = gx
+  return gx
+end
+
+-- Elementwise: no multiply-adds counted, the shape is unchanged.
+function ReLU:macs(in_shape) return 0, in_shape end
+
+return ReLU
