@@ -104,4 +104,8 @@ function BatchNorm2d:macs(in_shape)
   return n, in_shape
 end
 
+require('normlab.help').register{ name = 'nn.BatchNorm2d', obj = BatchNorm2d,
+  sig = 'nn.BatchNorm2d(channels, {eps=1e-5, momentum=0.1})',
+  doc = 'Batch normalization over (N,H,W) per channel. Training: batch mean and biased variance;\nrunning stats updated as running = (1-m)*running + m*batch (unbiased variance). Evaluation: running stats.\nTraining with one value per channel (N*H*W == 1) is an error. weight=1, bias=0 at init.' }
+
 return BatchNorm2d

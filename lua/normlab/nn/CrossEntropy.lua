@@ -60,4 +60,8 @@ function CrossEntropy.accuracy(logits, labels)
   return n / logits:size(1)
 end
 
+require('normlab.help').register{ name = 'nn.CrossEntropy', obj = CrossEntropy,
+  sig = 'nn.CrossEntropy()  loss = c:forward(logits, labels); g = c:backward(logits, labels)',
+  doc = 'Softmax cross-entropy, mean over the batch (log-sum-exp, numerically stable).\nlogits (N,K); labels (N) of 0-based class indices.' }
+
 return CrossEntropy

@@ -46,4 +46,8 @@ function Flatten:macs(in_shape)
   return 0, { n }
 end
 
+require('normlab.help').register{ name = 'nn.Flatten', obj = Flatten,
+  sig = 'nn.Flatten()',
+  doc = '(N, ...) -> (N, prod(...)) as a view (no copy).' }
+
 return Flatten

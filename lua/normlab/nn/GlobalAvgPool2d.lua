@@ -48,4 +48,8 @@ function GlobalAvgPool2d:macs(in_shape)
   return in_shape[1] * in_shape[2] * in_shape[3], { in_shape[1] }
 end
 
+require('normlab.help').register{ name = 'nn.GlobalAvgPool2d', obj = GlobalAvgPool2d,
+  sig = 'nn.GlobalAvgPool2d()',
+  doc = 'Average over H and W: (N,C,H,W) -> (N,C).' }
+
 return GlobalAvgPool2d

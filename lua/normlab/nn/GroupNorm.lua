@@ -95,4 +95,8 @@ function GroupNorm:macs(in_shape)
   return n, in_shape
 end
 
+require('normlab.help').register{ name = 'nn.GroupNorm', obj = GroupNorm,
+  sig = 'nn.GroupNorm(groups, channels, {eps=1e-5})',
+  doc = 'Group normalization (Wu & He 2018): statistics per image over each group of channels/groups channels;\nthe same in training and evaluation. groups must divide channels.' }
+
 return GroupNorm

@@ -39,4 +39,8 @@ end
 -- Elementwise: no multiply-adds counted, the shape is unchanged.
 function LeakyReLU:macs(in_shape) return 0, in_shape end
 
+require('normlab.help').register{ name = 'nn.LeakyReLU', obj = LeakyReLU,
+  sig = 'nn.LeakyReLU(slope=0.01)',
+  doc = 'y = x for x > 0, slope*x otherwise.' }
+
 return LeakyReLU

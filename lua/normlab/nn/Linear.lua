@@ -93,4 +93,8 @@ function Linear:macs(in_shape)
   return self.in_features * self.out_features, { self.out_features }
 end
 
+require('normlab.help').register{ name = 'nn.Linear', obj = Linear,
+  sig = 'nn.Linear(in_features, out_features, {bias=true, gen=Generator})',
+  doc = 'y = x W^T + b with W (out,in) as in PyTorch; x (N,in). Init: uniform +-1/sqrt(in).' }
+
 return Linear

@@ -82,4 +82,8 @@ function MaxPool2d:macs(in_shape)
   return 0, { in_shape[1], ho, wo }
 end
 
+require('normlab.help').register{ name = 'nn.MaxPool2d', obj = MaxPool2d,
+  sig = 'nn.MaxPool2d(k, stride=k, padding=0)',
+  doc = 'Max pooling over k x k windows (PyTorch semantics, floor mode).' }
+
 return MaxPool2d

@@ -32,4 +32,8 @@ end
 -- Elementwise: no multiply-adds counted, the shape is unchanged.
 function ReLU:macs(in_shape) return 0, in_shape end
 
+require('normlab.help').register{ name = 'nn.ReLU', obj = ReLU,
+  sig = 'nn.ReLU()',
+  doc = 'y = max(x, 0).' }
+
 return ReLU

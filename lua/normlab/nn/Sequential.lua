@@ -219,4 +219,8 @@ function Sequential:summary(in_shape, opts)
   return text, total_p, total_m
 end
 
+require('normlab.help').register{ name = 'nn.Sequential', obj = Sequential,
+  sig = 'nn.Sequential{layer1, layer2, ...}',
+  doc = "Runs layers in order. m:add(l), m:get(i), m:size(), m:summary{3,32,32} (shapes, parameters,\nmultiply-adds per image). A child's error is prefixed with its position, e.g. 'layer 3 (BatchNorm2d 64): '." }
+
 return Sequential

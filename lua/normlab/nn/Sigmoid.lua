@@ -35,4 +35,8 @@ end
 -- Elementwise: no multiply-adds counted, the shape is unchanged.
 function Sigmoid:macs(in_shape) return 0, in_shape end
 
+require('normlab.help').register{ name = 'nn.Sigmoid', obj = Sigmoid,
+  sig = 'nn.Sigmoid()',
+  doc = 'y = 1 / (1 + exp(-x)).' }
+
 return Sigmoid

@@ -35,4 +35,8 @@ end
 -- Elementwise: no multiply-adds counted, the shape is unchanged.
 function Tanh:macs(in_shape) return 0, in_shape end
 
+require('normlab.help').register{ name = 'nn.Tanh', obj = Tanh,
+  sig = 'nn.Tanh()',
+  doc = 'y = tanh(x).' }
+
 return Tanh
