@@ -29,6 +29,10 @@ static int open_c(lua_State *L) {
     nl_open_tensor(L);
     nl_open_rng(L);
     nl_open_checkpoint(L);
+    nl_open_norm(L);
+    nl_open_spatial(L);
+    nl_open_data(L);
+    nl_open_winograd(L);
     /* one line per binding family (src/lua/l_<family>.c) */
     static const luaL_Reg misc[] = {
         {"set_threads", l_set_threads}, {"get_threads", l_get_threads},

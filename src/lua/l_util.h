@@ -38,6 +38,10 @@ int nl_lua_checkshape(lua_State *L, int arg, int64_t *dims);
 void nl_open_tensor(lua_State *L);
 void nl_open_rng(lua_State *L);
 void nl_open_checkpoint(lua_State *L);
+void nl_open_norm(lua_State *L);         /* l_norm.c: batchnorm, groupnorm, xent, optim */
+void nl_open_spatial(lua_State *L);      /* l_spatial.c: conv2d, linear, pooling, activations */
+void nl_open_data(lua_State *L);         /* l_data.c: datasets, batch pipeline, downloads */
+void nl_open_winograd(lua_State *L);     /* l_winograd.c: Winograd 3x3 conv, wall clock */
 
 /* Opens the whole library: creates the context and sets package.preload["normlab.C"]. */
 void nl_lua_open(lua_State *L);

@@ -1,0 +1,92 @@
+/* l_winograd.c: bindings for the Winograd 3x3 convolution (src/ops/winograd.h) and a
+ * monotonic clock for benchmarks, into normlab.C. Argument order follows the kernels.
+ *
+ *   C.winograd_applies(kh, kw, stride, pad) -> boolean
+ *   C.winograd_workspace(n, cin, cout, h, w, pad) -> floats of scratch (for the current
+ *       thread count; 0 when the geometry is not supported)
+ *   C.winograd_forward(y, ws, x, w, b|nil, pad) -> y
+ *   C.winograd_backward(dx|nil, dw|nil, db|nil, ws, dy, x, w, pad)   (accumulates)
+ *   C.winograd_isa() -> "avx512" | "generic"
+ *   C.wall_clock() -> seconds (CLOCK_MONOTONIC, nanosecond resolution)
+ *
+ * Kernel messages already name the operation and the shapes; they are raised as they are. */
+#include <limits.h>
+#include <time.h>
+#include "l_util.h"
+#include "../ops/winograd.h"
+
+static void raise_if(lua_State *L, NlCtx *c, nl_status s) {
+    if (s == NL_OK) return;
+    if (s == NL_EINTR) c->interrupted = 0;   /* the error reports it; the next call starts clean */
+    luaL_error(L, "%s", c->err[0] ? c->err : nl_status_name(s));
+}
+
+static int check_pad(lua_State *L, int arg) {
+    lua_Integer v = luaL_checkinteger(L, arg);
+    luaL_argcheck(L, v >= INT_MIN && v <= INT_MAX, arg, "integer out of range");
+    return (int)v;
+}
+
+static int l_winograd_applies(lua_State *L) {
+    lua_Integer kh = luaL_checkinteger(L, 1), kw = luaL_checkinteger(L, 2);
+    lua_Integer stride = luaL_checkinteger(L, 3), pad = luaL_checkinteger(L, 4);
+    lua_pushboolean(L, stride >= INT_MIN && stride <= INT_MAX && pad >= INT_MIN && pad <= INT_MAX &&
+                           nl_winograd_applies(kh, kw, (int)stride, (int)pad));
+    return 1;
+}
+
+static int l_winograd_workspace(lua_State *L) {
+    int64_t v[5];
+    for (int i = 0; i < 5; i++) {
+        v[i] = luaL_checkinteger(L, i + 1);
+        luaL_argcheck(L, v[i] >= 0 && v[i] <= INT_MAX, i + 1, "size out of range");
+    }
+    int pad = check_pad(L, 6);
+    lua_pushinteger(L, nl_winograd_workspace(v[0], v[1], v[2], v[3], v[4], pad, nl_lua_ctx(L)->threads));
+    return 1;
+}
+
+static int l_winograd_forward(lua_State *L) {
+    NlCtx *c = nl_lua_ctx(L);
+    NlTensor *y = nl_lua_checktensor(L, 1), *ws = nl_lua_checktensor(L, 2);
+    const NlTensor *x = nl_lua_checktensor(L, 3), *w = nl_lua_checktensor(L, 4),
+                   *b = nl_lua_opttensor(L, 5);
+    raise_if(L, c, nl_winograd_forward(c, y, ws, x, w, b, check_pad(L, 6)));
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int l_winograd_backward(lua_State *L) {
+    NlCtx *c = nl_lua_ctx(L);
+    NlTensor *dx = nl_lua_opttensor(L, 1), *dw = nl_lua_opttensor(L, 2), *db = nl_lua_opttensor(L, 3),
+             *ws = nl_lua_checktensor(L, 4);
+    const NlTensor *dy = nl_lua_checktensor(L, 5), *x = nl_lua_checktensor(L, 6),
+                   *w = nl_lua_checktensor(L, 7);
+    raise_if(L, c, nl_winograd_backward(c, dx, dw, db, ws, dy, x, w, check_pad(L, 8)));
+    return 0;
+}
+
+static int l_winograd_isa(lua_State *L) {
+    lua_pushstring(L, nl_winograd_isa());
+    return 1;
+}
+
+static int l_wall_clock(lua_State *L) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + 1e-9 * (lua_Number)ts.tv_nsec);
+    return 1;
+}
+
+void nl_open_winograd(lua_State *L) {
+    static const luaL_Reg fns[] = {
+        {"winograd_applies", l_winograd_applies},
+        {"winograd_workspace", l_winograd_workspace},
+        {"winograd_forward", l_winograd_forward},
+        {"winograd_backward", l_winograd_backward},
+        {"winograd_isa", l_winograd_isa},
+        {"wall_clock", l_wall_clock},
+        {NULL, NULL}
+    };
+    luaL_setfuncs(L, fns, 0);
+}

@@ -1,0 +1,29 @@
+/* parallel.h: a tiny fork-join pool for the kernels' own threading (normlab's OpenBLAS
+ * keeps its own threads for sgemm).
+ *
+ *   nl_parallel(nth, fn, arg)  runs fn(arg, tid, nth) for tid = 0 .. nth-1 on nth threads
+ *                              (the caller is tid 0) and returns when all have finished.
+ *
+ * Workers are started on first use and kept; between jobs they spin for about 100 us
+ * (back-to-back kernel phases restart without a wake-up) and then sleep on a condition
+ * variable. A call made while the pool is busy (from a worker, or from a second thread)
+ * runs fn(arg, 0, 1) serially instead, so fn must handle any nth >= 1. nth is capped at
+ * NL_PAR_MAX. The pool is process-wide, like OpenBLAS's own thread pool: it holds no
+ * computation state, only idle threads. */
+#ifndef NL_OPS_PARALLEL_H
+#define NL_OPS_PARALLEL_H
+
+#define NL_PAR_MAX 64
+
+typedef void (*nl_par_fn)(void *arg, int tid, int nth);
+
+/* Returns the number of threads that actually ran the job (1 when it ran serially). */
+int nl_parallel(int nth, nl_par_fn fn, void *arg);
+
+/* [*lo, *hi) = the share of [0, n) that thread tid of nth gets (contiguous, balanced). */
+static inline void nl_par_range(long long n, int tid, int nth, long long *lo, long long *hi) {
+    *lo = n * tid / nth;
+    *hi = n * (tid + 1) / nth;
+}
+
+#endif

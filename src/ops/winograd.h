@@ -1,0 +1,47 @@
+/* winograd.h: 3x3, stride-1 convolution by Winograd's minimal filtering F(4x4, 3x3)
+ * (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016), forward and
+ * both backward gradients. Same tensors and results as src/ops/conv2d.h, to about 1e-5
+ * relative (the transforms lose a little precision against im2col + sgemm):
+ *
+ *   x: (N, Cin, H, W)   w: (Cout, Cin, 3, 3)   b: (Cout) or NULL   pad: 0, 1 or 2
+ *   y: (N, Cout, Ho, Wo), Ho = H + 2*pad - 2, Wo = W + 2*pad - 2
+ *   y[n,o,i,j] = b[o] + sum_{c,u,v} w[o,c,u,v] * x[n, c, i - pad + u, j - pad + v]
+ *
+ * Per 4x4 output tile and channel pair the product is taken in the 6x6 transform domain:
+ *   Y = A^T [ sum_c (G w[o,c] G^T) .* (B^T d_c B) ] A        (d_c: the 6x6 input patch)
+ * i.e. 36 independent matrix products M[a] (tiles x Cout) = V[a] (tiles x Cin) . U[a] (Cin x Cout),
+ * 36 multiplies per 16 outputs instead of 144 (4x fewer). The backward passes are
+ *   dx = conv(dy, w flipped and transposed) with pad 2 - pad     (the same forward machinery)
+ *   dw = G^T [ sum_tiles (A dy A^T) .* (B^T d B) ] G            (dU[a] += V[a]^T . dM[a])
+ *
+ * The kernels run on the nl_parallel pool with c->threads threads (images split between
+ * them) and need a scratch tensor of at least nl_winograd_workspace(...) floats. */
+#ifndef NL_OPS_WINOGRAD_H
+#define NL_OPS_WINOGRAD_H
+
+#include "../core/tensor.h"
+
+/* 1 when the Winograd kernels handle this convolution: 3x3 kernel, stride 1, pad 0..2. */
+int nl_winograd_applies(int64_t kh, int64_t kw, int stride, int pad);
+
+/* Floats of scratch that forward and backward need for an (n, cin, h, w) input with
+ * `threads` threads (both calls accept any larger scratch; fewer threads need less).
+ * 0 when the geometry does not apply or is out of range. */
+int64_t nl_winograd_workspace(int64_t n, int64_t cin, int64_t cout, int64_t h, int64_t w, int pad,
+                              int threads);
+
+/* y = conv(x, w) + b (overwrites y). */
+nl_status nl_winograd_forward(NlCtx *c, NlTensor *y, NlTensor *ws, const NlTensor *x,
+                              const NlTensor *w, const NlTensor *b, int pad);
+
+/* Gradients, accumulated (+=) as in nl_conv2d_backward; dx, dw, db may each be NULL. */
+nl_status nl_winograd_backward(NlCtx *c, NlTensor *dx, NlTensor *dw, NlTensor *db, NlTensor *ws,
+                               const NlTensor *dy, const NlTensor *x, const NlTensor *w, int pad);
+
+/* Which code the kernels use: "avx512" (intrinsics + own small GEMMs) or "generic"
+ * (portable C + cblas_sgemm). nl_winograd_force_generic(1) selects the generic code even
+ * on an AVX-512 machine (tests and benchmarks only; not thread-safe against running calls). */
+const char *nl_winograd_isa(void);
+void nl_winograd_force_generic(int on);
+
+#endif
