@@ -42,7 +42,7 @@ screen() { t capture-pane -p -J -S - -t repl 2>/dev/null | sed 's/[[:space:]]*$/
 screen_after() { screen | awk -v re="$1" '$0 ~ re { buf = "" } { buf = buf $0 "\n" } END { printf "%s", buf }'; }
 
 wait_for() {   # REGEX [timeout seconds]
-  local re=$1 limit=${2:-5} i=0
+  local re=$1 limit=${2:-20} i=0
   local n=$(awk -v s="$limit" 'BEGIN { print int(s / 0.05) }')
   while [ $i -lt "$n" ]; do
     screen | grep -Eq -- "$re" && return 0
@@ -64,7 +64,7 @@ start_repl() {   # [VAR=value ...]: environment for the REPL
     "trap : INT; env -u NORMLAB_HISTORY HOME=$TMPD INPUTRC=/dev/null ${HISTENV-NORMLAB_HISTORY=$HIST} $* $NL; echo \"[exit status \$?]\"" \; \
     set-option -t repl remain-on-exit on \; set-option -t repl history-limit 5000 2>/dev/null || {
       WHY="tmux could not start"; return 1; }
-  wait_for '^normlab [0-9].*\?x: help$' 5
+  wait_for '^normlab [0-9].*\?x: help$' 20
 }
 
 stop_repl() { t kill-server 2>/dev/null; }
@@ -79,7 +79,7 @@ keys() { PROMPTS=$(nprompts); t send-keys -t repl "$@"; }
 
 # The REPL has exited with status $1 (default 0).
 wait_exit() {   # [status] [timeout]
-  wait_for '^\[exit status [0-9]+\]$' "${2:-5}" || { WHY="the REPL did not exit"; return 1; }
+  wait_for '^\[exit status [0-9]+\]$' "${2:-20}" || { WHY="the REPL did not exit"; return 1; }
   local st
   st=$(screen | sed -n 's/^\[exit status \([0-9]*\)\]$/\1/p' | tail -1)
   [ "$st" = "${1:-0}" ] || { WHY="exit status $st, expected ${1:-0}"; return 1; }
@@ -99,7 +99,7 @@ check() {   # name command...: runs the command; on failure prints why and the s
 
 # A new "> " prompt came after the last input and is the last line of the screen.
 prompt_ready() {   # [timeout]
-  local limit=${1:-5} i=0 n
+  local limit=${1:-20} i=0 n
   n=$(awk -v s="$limit" 'BEGIN { print int(s / 0.05) }')
   while [ $i -lt "$n" ]; do
     if [ "$(nprompts)" -gt "$PROMPTS" ] && [ "$(screen | grep -v '^$' | tail -1)" = ">" ]; then return 0; fi

@@ -34,7 +34,7 @@ t_restart() {
 
 t_multiline() {
   keys Up Up Up
-  wait_for '^> function two_lines\(\)$' 3 || return 1
+  wait_for '^> function two_lines\(\)$' 15 || return 1
   screen | grep -A2 '^> function two_lines()$' | tail -2 | tr '\n' '|' | grep -q '^  return 2|end|$' \
     || { WHY="the entry is not the three lines of the chunk"; return 1; }
 }

@@ -12,7 +12,7 @@ skip_all_without_tmux "Ctrl-C stops 'while true do end'" "session intact after t
 interrupt() {   # regex the error must match
   sleep 0.4
   keys C-c
-  prompt_ready 3 || return 1
+  prompt_ready 15 || return 1
   screen_after "$LAST" | grep -Eq -- "$1" || { WHY="no /$1/ message"; return 1; }
 }
 
@@ -45,7 +45,7 @@ t_lua_ops() {
 # early: the Lua hook fires when the call returns.
 t_kernel() {
   type_line 'm = nn.Conv2d(512, 512, 3, {pad = 1}) c0 = os.clock() m:forward(T(8, 512, 8, 8)) per = (os.clock() - c0) / 8 N = math.max(64, math.min(512, math.ceil(3 / per))) x = T(N, 512, 8, 8)'
-  prompt_ready 10 || return 1
+  prompt_ready 20 || return 1
   LAST='^> c0 = os.clock\(\) y = m:forward\(x\)$'
   type_line 'c0 = os.clock() y = m:forward(x)'
   interrupt 'interrupted' || return 1
@@ -58,7 +58,7 @@ t_kernel() {
 
 t_flag() {
   type_line 'normlab.C.interrupted(), m:forward(T(2, 512, 8, 8)):shape_str()'
-  prompt_ready 5 || return 1
+  prompt_ready 15 || return 1
   screen_after '^> normlab.C.interrupted\(\)' | sed -n 2p | grep -Eq '^false +\(2,512,8,8\)$' \
     || { WHY="flag still set, or the layer no longer works"; return 1; }
 }
@@ -88,7 +88,7 @@ t_read() {
   type_line 'io.read()'
   sleep 0.3
   keys C-c
-  prompt_ready 3 || return 1
+  prompt_ready 15 || return 1
   type_line '1 + 1'
   prompt_ready || return 1
   [ "$(screen_after '^> 1 \+ 1$' | sed -n 2p)" = "2" ] || { WHY="prompt broken after io.read"; return 1; }
