@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # fuzz/run.sh: builds every libFuzzer harness fuzz/fuzz_<name>.c in build-fuzz/
 # (clang -fsanitize=fuzzer,address,undefined, linked with the pure C sources
-# of src/core and src/data) and runs each for a bounded time.
+# of src/core and src/data, and liblua5.4 for fuzz_results, which runs the Lua
+# results reader) and runs each for a bounded time.
 #
 #   FUZZ_SECONDS=60   seconds per harness (default 60)
 #   FUZZ_ONLY=cifar   run only the harnesses whose name contains this
@@ -19,9 +20,10 @@ CC=${FUZZ_CC:-clang}
 if ! command -v "$CC" >/dev/null; then echo "fuzz: $CC not found (apt install clang libclang-rt-14-dev)"; exit 1; fi
 mkdir -p "$out/obj" "$out/artifacts" "$out/corpus"
 
+lua_pc=$(pkg-config --exists lua5.4 && echo lua5.4 || echo lua-5.4)   # fuzz_results embeds Lua
 flags="-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
-  -fno-sanitize-recover=undefined $(pkg-config --cflags zlib libcurl) -Isrc"
-libs="$(pkg-config --libs zlib libcurl) -lopenblas -lm -lpthread"
+  -fno-sanitize-recover=undefined $(pkg-config --cflags zlib libcurl $lua_pc) -Isrc"
+libs="$(pkg-config --libs zlib libcurl $lua_pc) -lopenblas -lm -lpthread"
 
 # the library sources, compiled once with sanitizer coverage
 objs=()

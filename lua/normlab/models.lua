@@ -15,13 +15,20 @@ local ORDERS = { cna = true, can = true }
 
 -- The stage of every block, e.g. depth 4 -> {0, 0, 1, 2}.
 function models.stages(depth)
+  if math.type(depth) ~= 'integer' or depth < 1 or depth > 1024 then   -- (a huge depth would fill memory)
+    error('models.stages: depth must be an integer from 1 to 1024, got ' .. tostring(depth), 2)
+  end
   local s = {}
   for b = 0, depth - 1 do s[#s + 1] = (3 * b) // depth end
   return s
 end
 
+-- ReLU and LeakyReLU work in place (their input, a conv or norm output, is not needed
+-- afterwards; opts.inplace = false turns that off).
 local function make_act(act, opts)
-  if act == 'leakyrelu' then return nn.LeakyReLU(opts.negative_slope or 0.01) end
+  local inplace = opts.inplace ~= false
+  if act == 'leakyrelu' then return nn.LeakyReLU(opts.negative_slope or 0.01, inplace) end
+  if act == 'relu' then return nn.ReLU(inplace) end
   return nn[ACTS[act]]()
 end
 

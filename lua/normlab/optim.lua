@@ -34,7 +34,7 @@ local function check_lists(who, params, grads)
 end
 
 local function check_number(who, name, v, lo, hi_excl)
-  if type(v) ~= 'number' or v ~= v or v < lo or (hi_excl and v >= hi_excl) then
+  if type(v) ~= 'number' or v ~= v or v < lo or v == math.huge or (hi_excl and v >= hi_excl) then
     error(string.format('%s: %s must be a number in [%g, %s), got %s', who, name, lo,
       hi_excl and string.format('%g', hi_excl) or 'inf', tostring(v)), 4)
   end

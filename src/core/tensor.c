@@ -9,15 +9,16 @@
 nl_status nl_tensor_set_shape(NlCtx *c, NlTensor *t, int ndim, const int64_t *dims) {
     if (ndim < 0 || ndim > NL_MAXDIM)
         return nl_fail(c, NL_EARG, "tensor: %d dimensions (at most %d)", ndim, NL_MAXDIM);
-    int64_t n = 1;
+    int64_t n = 1, nz = 1;   /* nz: product of the non-zero sizes (bounds every partial product) */
     for (int i = 0; i < ndim; i++) {
         if (dims[i] < 0)
             return nl_fail(c, NL_EARG, "tensor: size %lld of dimension %d is negative",
                            (long long)dims[i], i + 1);
-        if (dims[i] > 0 && n > NL_MAX_NUMEL / dims[i])
+        if (dims[i] > 0 && nz > NL_MAX_NUMEL / dims[i])
             return nl_fail(c, NL_EARG, "tensor: too many elements (limit %lld)",
                            (long long)NL_MAX_NUMEL);
         n *= dims[i];
+        if (dims[i] > 0) nz *= dims[i];
     }
     t->ndim = ndim;
     for (int i = 0; i < NL_MAXDIM; i++) t->shape[i] = i < ndim ? dims[i] : 0;

@@ -24,7 +24,9 @@ typedef struct NlTensor {
 #define NL_MAX_NUMEL ((int64_t)1 << 40)
 
 /* Fills t->shape/ndim/numel from dims; returns NL_EARG on a negative dim,
- * too many dims or an element count above NL_MAX_NUMEL. Does not touch data. */
+ * too many dims or an element count above NL_MAX_NUMEL (counting only the
+ * non-zero sizes, so that no product of sizes overflows even for an empty
+ * tensor). Does not touch data. */
 nl_status nl_tensor_set_shape(NlCtx *c, NlTensor *t, int ndim, const int64_t *dims);
 
 int nl_tensor_same_shape(const NlTensor *a, const NlTensor *b);

@@ -63,9 +63,9 @@ static nl_status count_records(NlCtx *c, const char *name, uint64_t size, int ki
                        name, (unsigned long long)size, rs, kind, (unsigned long long)whole,
                        (unsigned long long)(whole * rs), (unsigned long long)rest, rs);
     if (expect > 0 && whole != (uint64_t)expect)
-        return nl_fail(c, NL_EFORMAT, "%s: wrong file size %llu bytes (%llu records): expected %lld "
+        return nl_fail(c, NL_EFORMAT, "%s: wrong file size %llu bytes (%llu records): expected %llu "
                        "bytes (%lld records of %d bytes)%s", name, (unsigned long long)size,
-                       (unsigned long long)whole, (long long)expect * rs, (long long)expect, rs,
+                       (unsigned long long)whole, (unsigned long long)expect * (unsigned)rs, (long long)expect, rs,
                        whole < (uint64_t)expect ? "; the file is truncated" : "");
     if (whole > (uint64_t)1 << 31)
         return nl_fail(c, NL_EFORMAT, "%s: %llu records is more than this loader supports", name,

@@ -75,7 +75,7 @@ nl_status nl_loader_init(NlCtx *c, NlLoader *ld, const NlDataset *ds, int64_t su
             return nl_fail(c, NL_EARG, "loader: channel %d has mean %g, std %g (std must be positive)",
                            ch + 1, mean[ch], std[ch]);
     int64_t n = subset ? subset : ds->n;
-    int64_t nb = drop_last ? n / batch : (n + batch - 1) / batch;
+    int64_t nb = n / batch + (!drop_last && n % batch != 0);   /* (n + batch - 1) could overflow */
     if (nb < 1)
         return nl_fail(c, NL_EARG, "loader: batch size %lld is larger than the %lld images, and the last "
                        "partial batch is dropped: no batches", (long long)batch, (long long)n);
@@ -122,6 +122,7 @@ int64_t nl_loader_batch_len(const NlLoader *ld, int64_t b) {
 
 nl_status nl_loader_fill(NlCtx *c, NlLoader *ld, int64_t b, NlTensor *x, NlTensor *y) {
     if (!ld->perm) return nl_fail(c, NL_EARG, "loader: freed");
+    if (!ld->ds->pixels) return nl_fail(c, NL_EARG, "loader: its dataset was freed");
     int64_t B = nl_loader_batch_len(ld, b);
     if (B == 0)
         return nl_fail(c, NL_EARG, "loader: batch %lld out of range 1..%lld", (long long)b + 1,

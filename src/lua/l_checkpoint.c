@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "l_util.h"
 #include "../core/checkpoint.h"
@@ -84,6 +85,11 @@ static int l_ckpt_load(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
     FILE *f = fopen(path, "rb");
     if (!f) return luaL_error(L, "checkpoint: cannot open %s: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {   /* a directory "opens" too */
+        fclose(f);
+        return luaL_error(L, "checkpoint: %s is not a regular file", path);
+    }
     long size = -1;
     if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
     if (size < 0 || fseek(f, 0, SEEK_SET) != 0) { fclose(f); return luaL_error(L, "checkpoint: cannot read %s", path); }

@@ -235,7 +235,8 @@ static int ld_size(lua_State *L) {   /* images used (after subset) */
 
 static int ld_batch_len(lua_State *L) {   /* batch_len(b) for 1-based b; 0 when out of range */
     NlLoader *ld = check_loader(L, 1);
-    lua_pushinteger(L, nl_loader_batch_len(ld, luaL_checkinteger(L, 2) - 1));
+    lua_Integer b = luaL_checkinteger(L, 2);
+    lua_pushinteger(L, b >= 1 ? nl_loader_batch_len(ld, b - 1) : 0);   /* (b - 1 overflows at mininteger) */
     return 1;
 }
 
@@ -248,7 +249,7 @@ static int ld_fill(lua_State *L) {   /* fill(b, x, y): batch b (1-based) of the 
     NlLoader *ld = check_loader(L, 1);
     lua_Integer b = luaL_checkinteger(L, 2);
     NlTensor *x = nl_lua_checktensor(L, 3), *y = nl_lua_checktensor(L, 4);
-    nl_lua_check(L, nl_loader_fill(nl_lua_ctx(L), ld, b - 1, x, y), "loader");
+    nl_lua_check(L, nl_loader_fill(nl_lua_ctx(L), ld, b >= 1 ? b - 1 : -1, x, y), "loader");
     return 0;
 }
 

@@ -22,7 +22,7 @@ static NlLuaTensor *push_blank(lua_State *L, int nuv) {
 NlTensor *nl_lua_newtensor(lua_State *L, int ndim, const int64_t *dims) {
     NlTensor shape;
     NlCtx *c = nl_lua_ctx(L);
-    nl_lua_check(L, nl_tensor_set_shape(c, &shape, ndim, dims), "tensor");
+    if (nl_tensor_set_shape(c, &shape, ndim, dims) != NL_OK) luaL_error(L, "%s", c->err);   /* "tensor: ..." */
     NlLuaTensor *u = push_blank(L, 0);
     size_t bytes = (size_t)shape.numel * sizeof(float);
     void *p = NULL;
@@ -163,8 +163,8 @@ static int64_t element_offset(lua_State *L, NlTensor *t, int arg) {
     for (int d = 0; d < t->ndim; d++) {
         lua_Integer i = luaL_checkinteger(L, arg + d);
         if (i < 1 || i > t->shape[d])
-            luaL_error(L, "tensor: index %d out of range for dimension %d of size %d",
-                       (int)i, d + 1, (int)t->shape[d]);
+            luaL_error(L, "tensor: index %I out of range for dimension %d of size %I",
+                       i, d + 1, (lua_Integer)t->shape[d]);
         off = off * t->shape[d] + (i - 1);
     }
     return off;
@@ -190,9 +190,9 @@ static int t_narrow(lua_State *L) {   /* t:narrow(start, len): rows start..start
     NlTensor *t = nl_lua_checktensor(L, 1);
     luaL_argcheck(L, t->ndim >= 1, 1, "narrow needs at least one dimension");
     lua_Integer start = luaL_checkinteger(L, 2), len = luaL_checkinteger(L, 3);
-    if (start < 1 || len < 0 || start - 1 + len > t->shape[0])
-        return luaL_error(L, "narrow: rows %d..%d out of range for size %d",
-                          (int)start, (int)(start + len - 1), (int)t->shape[0]);
+    if (start < 1 || len < 0 || start - 1 > t->shape[0] || len > t->shape[0] - (start - 1))   /* no overflow */
+        return luaL_error(L, "narrow: %I rows from row %I out of range for size %I",
+                          len, start, (lua_Integer)t->shape[0]);
     int64_t dims[NL_MAXDIM];
     memcpy(dims, t->shape, sizeof dims);
     dims[0] = len;
@@ -205,7 +205,7 @@ static int t_select(lua_State *L) {   /* t:select(i): row i, one dimension fewer
     luaL_argcheck(L, t->ndim >= 1, 1, "select needs at least one dimension");
     lua_Integer i = luaL_checkinteger(L, 2);
     if (i < 1 || i > t->shape[0])
-        return luaL_error(L, "select: index %d out of range for size %d", (int)i, (int)t->shape[0]);
+        return luaL_error(L, "select: index %I out of range for size %I", i, (lua_Integer)t->shape[0]);
     nl_lua_pushview(L, 1, t->data + (i - 1) * row_size(t), t->ndim - 1, t->shape + 1);
     return 1;
 }
@@ -217,7 +217,8 @@ static int t_view(lua_State *L) {   /* t:view(d1, d2, ...) with at most one -1 *
     int64_t known = 1;
     for (int i = 0; i < n; i++) {
         if (dims[i] == -1 && infer < 0) { infer = i; continue; }
-        if (dims[i] < 0) return luaL_error(L, "view: invalid size %d", (int)dims[i]);
+        if (dims[i] < 0) return luaL_error(L, "view: invalid size %I", (lua_Integer)dims[i]);
+        if (dims[i] > 0 && known > NL_MAX_NUMEL / dims[i]) return luaL_error(L, "view: too many elements");
         known *= dims[i];
     }
     if (infer >= 0) dims[infer] = known ? t->numel / known : 0;
@@ -225,8 +226,8 @@ static int t_view(lua_State *L) {   /* t:view(d1, d2, ...) with at most one -1 *
     for (int i = 0; i < n; i++) total *= dims[i];
     if (total != t->numel) {
         char s[160];
-        return luaL_error(L, "view: cannot view a tensor of shape %s (%d elements) as %d elements",
-                          nl_shape_str(t, s, sizeof s), (int)t->numel, (int)total);
+        return luaL_error(L, "view: cannot view a tensor of shape %s (%I elements) as %I elements",
+                          nl_shape_str(t, s, sizeof s), (lua_Integer)t->numel, (lua_Integer)total);
     }
     nl_lua_pushview(L, 1, t->data, n, dims);
     return 1;
@@ -237,8 +238,8 @@ static int t_index(lua_State *L) {   /* methods by name; t[i] selects a row (or 
         NlTensor *t = nl_lua_checktensor(L, 1);
         if (t->ndim == 1) {
             lua_Integer i = luaL_checkinteger(L, 2);
-            if (i < 1 || i > t->shape[0]) return luaL_error(L, "tensor: index %d out of range for size %d",
-                                                            (int)i, (int)t->shape[0]);
+            if (i < 1 || i > t->shape[0]) return luaL_error(L, "tensor: index %I out of range for size %I",
+                                                            i, (lua_Integer)t->shape[0]);
             lua_pushnumber(L, t->data[i - 1]);
             return 1;
         }
@@ -255,7 +256,7 @@ static int t_newindex(lua_State *L) {   /* t[i] = v (1-D), t[i] = x (copies into
     NlTensor *t = nl_lua_checktensor(L, 1);
     lua_Integer i = luaL_checkinteger(L, 2);
     if (t->ndim < 1 || i < 1 || i > t->shape[0])
-        return luaL_error(L, "tensor: index %d out of range", (int)i);
+        return luaL_error(L, "tensor: index %I out of range", i);
     int64_t rs = row_size(t);
     if (lua_type(L, 3) == LUA_TNUMBER) {
         float v = (float)lua_tonumber(L, 3);
@@ -421,6 +422,13 @@ static void push_table_rec(lua_State *L, const NlTensor *t, int d, const float *
 static int t_totable(lua_State *L) {
     NlTensor *t = nl_lua_checktensor(L, 1);
     luaL_checkstack(L, t->ndim + 4, "tensor too deep");
+    int64_t tables = 0, rows = 1;   /* tables to create: 1 + s0 + s0*s1 + ... (no overflow: see set_shape) */
+    for (int d = 0; d < t->ndim; d++) { tables += rows; rows *= t->shape[d]; }
+    if (tables > t->numel + (1 << 20)) {
+        char s[160];
+        return luaL_error(L, "totable: tensor %s is too large for a table (%I empty rows)",
+                          nl_shape_str(t, s, sizeof s), (lua_Integer)tables);
+    }
     const float *p = t->data;
     push_table_rec(L, t, 0, &p);
     return 1;
@@ -531,6 +539,14 @@ void nl_open_tensor(lua_State *L) {
     lua_setfield(L, -2, "methods");
     lua_pushliteral(L, "normlab.Tensor");
     lua_setfield(L, -2, "__name");
+    /* getmetatable(t) returns a stand-in holding only __name and methods (for help and
+     * completion): the real one has __gc, and getmetatable(t).__gc(t) would free live memory */
+    lua_createtable(L, 0, 2);
+    lua_getfield(L, -2, "methods");
+    lua_setfield(L, -2, "methods");
+    lua_pushliteral(L, "normlab.Tensor");
+    lua_setfield(L, -2, "__name");
+    lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
     luaL_setfuncs(L, functions, 0);
     /* C.Tensor: a callable class table whose fields are the methods (for help and completion). */

@@ -40,8 +40,9 @@ int nl_lua_check(lua_State *L, nl_status s, const char *where) {
 int nl_lua_checkshape(lua_State *L, int arg, int64_t *dims) {
     int n = 0;
     if (lua_istable(L, arg)) {
-        n = (int)luaL_len(L, arg);
-        if (n > NL_MAXDIM) luaL_argerror(L, arg, "too many dimensions");
+        lua_Integer len = luaL_len(L, arg);
+        if (len < 0 || len > NL_MAXDIM) luaL_argerror(L, arg, "expected at most 8 dimensions");
+        n = (int)len;
         for (int i = 0; i < n; i++) {
             lua_geti(L, arg, i + 1);
             int ok;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "act.h"
+#include "parallel.h"
 
 /* Same element count for the tensors of one call (b2 may be NULL). */
 static nl_status same_numel(NlCtx *c, const char *what, const NlTensor *a, const NlTensor *b,
@@ -70,17 +71,73 @@ static inline float select_f(int cond, float a, float b) {
 static inline float relu_grad(float g, float v) { return select_f(v > 0.0f, g, 0.0f); }
 #define RELU_GRAD(g, v) relu_grad(g, v)
 
+/* ReLU and LeakyReLU are pure streams over memory: on tensors of at least ACT_PAR_MIN
+ * elements they are split into c->threads contiguous slices (nl_parallel), each element
+ * computed exactly as in one pass. */
+#define ACT_PAR_MIN (1 << 18)
+enum { OP_RELU_F, OP_RELU_B, OP_LEAKY_F, OP_LEAKY_B };
+
+typedef struct {
+    int op;
+    float *out;
+    const float *a, *b;   /* forward: a = x; backward: a = dy, b = x */
+    int64_t n;
+    float slope;
+} ActJob;
+
+static void act_slice(const ActJob *j, int64_t lo, int64_t hi) {
+    float *out = j->out + lo;
+    const float *a = j->a + lo, *b = j->b ? j->b + lo : NULL;
+    const int64_t n = hi - lo;
+    const float slope = j->slope;
+    switch (j->op) {
+    case OP_RELU_F: MAP1(out, a, n, RELU); break;
+    case OP_RELU_B: ACC2(out, a, b, n, RELU_GRAD); break;
+    case OP_LEAKY_F: {
+        /* y = x * (x > 0 ? 1 : slope); x * 1 is exact */
+#define LEAKY(v) ((v) * select_f((v) > 0.0f, 1.0f, slope))
+        MAP1(out, a, n, LEAKY);
+#undef LEAKY
+        break;
+    }
+    case OP_LEAKY_B: {
+        /* dx += dy * (x > 0 ? 1 : slope) */
+#define LEAKY_GRAD(g, v) ((g) * select_f((v) > 0.0f, 1.0f, slope))
+        ACC2(out, a, b, n, LEAKY_GRAD);
+#undef LEAKY_GRAD
+        break;
+    }
+    }
+}
+
+static void act_worker(void *arg, int tid, int nth) {
+    const ActJob *j = arg;
+    long long lo, hi;
+    nl_par_range(j->n / 16, tid, nth, &lo, &hi);   /* slices of whole 64-byte lines */
+    lo *= 16, hi = tid == nth - 1 ? j->n : hi * 16;
+    act_slice(j, lo, hi);
+}
+
+static void act_run(NlCtx *c, ActJob *j) {
+    if (c && c->threads > 1 && j->n >= ACT_PAR_MIN)
+        nl_parallel(c->threads, act_worker, j);
+    else
+        act_slice(j, 0, j->n);
+}
+
 nl_status nl_relu_forward(NlCtx *c, NlTensor *y, const NlTensor *x) {
     nl_status s = same_numel(c, "relu: output and input", y, x, NULL);
     if (s) return s;
-    MAP1(y->data, x->data, x->numel, RELU);
+    ActJob j = { OP_RELU_F, y->data, x->data, NULL, x->numel, 0.0f };
+    act_run(c, &j);
     return NL_OK;
 }
 
 nl_status nl_relu_backward(NlCtx *c, NlTensor *dx, const NlTensor *dy, const NlTensor *x) {
     nl_status s = same_numel(c, "relu: grad input, grad output and input", dx, dy, x);
     if (s) return s;
-    ACC2(dx->data, dy->data, x->data, x->numel, RELU_GRAD);
+    ActJob j = { OP_RELU_B, dx->data, dy->data, x->data, x->numel, 0.0f };
+    act_run(c, &j);
     return NL_OK;
 }
 
@@ -89,10 +146,8 @@ nl_status nl_relu_backward(NlCtx *c, NlTensor *dx, const NlTensor *dy, const NlT
 nl_status nl_leakyrelu_forward(NlCtx *c, NlTensor *y, const NlTensor *x, float slope) {
     nl_status s = same_numel(c, "leakyrelu: output and input", y, x, NULL);
     if (s) return s;
-    /* y = x * (x > 0 ? 1 : slope); x * 1 is exact */
-#define LEAKY(v) ((v) * select_f((v) > 0.0f, 1.0f, slope))
-    MAP1(y->data, x->data, x->numel, LEAKY);
-#undef LEAKY
+    ActJob j = { OP_LEAKY_F, y->data, x->data, NULL, x->numel, slope };
+    act_run(c, &j);
     return NL_OK;
 }
 
@@ -100,10 +155,8 @@ nl_status nl_leakyrelu_backward(NlCtx *c, NlTensor *dx, const NlTensor *dy, cons
                                 float slope) {
     nl_status s = same_numel(c, "leakyrelu: grad input, grad output and input", dx, dy, x);
     if (s) return s;
-    /* dx += dy * (x > 0 ? 1 : slope) */
-#define LEAKY_GRAD(g, v) ((g) * select_f((v) > 0.0f, 1.0f, slope))
-    ACC2(dx->data, dy->data, x->data, x->numel, LEAKY_GRAD);
-#undef LEAKY_GRAD
+    ActJob j = { OP_LEAKY_B, dx->data, dy->data, x->data, x->numel, slope };
+    act_run(c, &j);
     return NL_OK;
 }
 

@@ -15,6 +15,17 @@
  * In eval mode mean/invstd are constants, so dx = gamma*invstd*dy. */
 #include <math.h>
 #include "batchnorm.h"
+#include "normloops.h"
+#include "parallel.h"
+
+/* Channels are independent: both passes split them between c->threads threads (nl_parallel)
+ * once a tensor is large enough to pay for the hand-off; the inner loops are normloops.h's
+ * (vectorized, per-element results bitwise those of the plain double-precision loops). */
+#define PAR_MIN_NUMEL (1 << 18)   /* below ~1 MB the hand-off costs more than it saves */
+
+static int bn_threads(const NlCtx *c, int64_t numel) {
+    return c && c->threads > 1 && numel >= PAR_MIN_NUMEL ? c->threads : 1;
+}
 
 /* Checks that x is (N,C,H,W) and that the optional per-channel vector v is (C). */
 static nl_status check_vec(NlCtx *c, const char *what, const NlTensor *v, const NlTensor *x) {
@@ -31,6 +42,57 @@ static nl_status check_input(NlCtx *c, const char *what, const NlTensor *x) {
     char s[96];
     return nl_fail(c, NL_ESHAPE, "batchnorm: expected a 4-D (N,C,H,W) %s, got %s", what,
                    nl_shape_str(x, s, sizeof s));
+}
+
+typedef struct {
+    NlTensor *y, *save_mean, *save_invstd, *running_mean, *running_var;
+    const NlTensor *x, *gamma, *beta;
+    int train, phase;
+    double momentum, eps;
+    int64_t N, C, HW, M;
+    volatile sig_atomic_t *interrupted;
+    volatile int stopped;
+} BnFwd;
+
+/* One thread's channels of phase 1 (statistics) or phase 2 (running stats and output). */
+static void bn_fwd_worker(void *arg, int tid, int nth) {
+    BnFwd *j = arg;
+    long long c0, c1;
+    nl_par_range(j->C, tid, nth, &c0, &c1);
+    const int64_t N = j->N, C = j->C, HW = j->HW, M = j->M;
+    for (int64_t ch = c0; ch < c1; ch++) {
+        if (j->phase == 1) {
+            if (*j->interrupted) { j->stopped = 1; return; }
+            if (!j->train) {
+                j->save_mean->data[ch] = j->running_mean->data[ch];
+                j->save_invstd->data[ch] = (float)(1.0 / sqrt((double)j->running_var->data[ch] + j->eps));
+                continue;
+            }
+            double sum = 0, sq = 0;
+            for (int64_t n = 0; n < N; n++) sum += nl_nl_sum(j->x->data + (n * C + ch) * HW, HW);
+            const double mean = sum / (double)M;
+            /* two passes: no cancellation as in E[x^2]-E[x]^2 */
+            for (int64_t n = 0; n < N; n++) sq += nl_nl_sumsq_dev(j->x->data + (n * C + ch) * HW, HW, mean);
+            j->save_mean->data[ch] = (float)mean;
+            j->save_invstd->data[ch] = (float)(sq / (double)M);   /* var, biased */
+            continue;
+        }
+        const double mean = j->save_mean->data[ch];
+        if (j->train) {
+            const double var = j->save_invstd->data[ch];
+            if (j->running_mean && j->running_var) {
+                j->running_mean->data[ch] = (float)((1.0 - j->momentum) * j->running_mean->data[ch] +
+                                                    j->momentum * mean);
+                j->running_var->data[ch] = (float)((1.0 - j->momentum) * j->running_var->data[ch] +
+                                                   j->momentum * var * (double)M / (double)(M - 1));
+            }
+            j->save_invstd->data[ch] = (float)(1.0 / sqrt(var + j->eps));
+        }
+        const double scale = (j->gamma ? j->gamma->data[ch] : 1.0) * (double)j->save_invstd->data[ch];
+        const double shift = j->beta ? j->beta->data[ch] : 0.0;
+        for (int64_t n = 0; n < N; n++)
+            nl_nl_affine(j->y->data + (n * C + ch) * HW, j->x->data + (n * C + ch) * HW, HW, mean, scale, shift);
+    }
 }
 
 nl_status nl_bn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *save_invstd,
@@ -60,53 +122,60 @@ nl_status nl_bn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *sa
                        nl_shape_str(x, sx, sizeof sx));
     }
 
+    BnFwd j = { .y = y, .save_mean = save_mean, .save_invstd = save_invstd, .running_mean = running_mean,
+                .running_var = running_var, .x = x, .gamma = gamma, .beta = beta, .train = train,
+                .momentum = momentum, .eps = eps, .N = N, .C = C, .HW = HW, .M = M,
+                .interrupted = &c->interrupted };
+    const int nth = bn_threads(c, x->numel);
     /* Phase 1: the statistics this pass normalizes with, into the cache (train mode
      * parks the biased variance in save_invstd until phase 2). Nothing the caller keeps
      * across calls (the running stats) changes before phase 2, so an interrupt here
      * leaves the layer as it was. */
-    for (int64_t ch = 0; ch < C; ch++) {
-        if (c->interrupted) return nl_fail(c, NL_EINTR, "batchnorm: interrupted");
-        if (!train) {
-            save_mean->data[ch] = running_mean->data[ch];
-            save_invstd->data[ch] = (float)(1.0 / sqrt((double)running_var->data[ch] + eps));
-            continue;
-        }
-        double sum = 0, sq = 0;
-        for (int64_t n = 0; n < N; n++) {
-            const float *p = x->data + (n * C + ch) * HW;
-            for (int64_t i = 0; i < HW; i++) sum += p[i];
-        }
-        const double mean = sum / (double)M;
-        for (int64_t n = 0; n < N; n++) {   /* two passes: no cancellation as in E[x^2]-E[x]^2 */
-            const float *p = x->data + (n * C + ch) * HW;
-            for (int64_t i = 0; i < HW; i++) { double d = p[i] - mean; sq += d * d; }
-        }
-        save_mean->data[ch] = (float)mean;
-        save_invstd->data[ch] = (float)(sq / (double)M);   /* var, biased */
-    }
-
+    j.phase = 1;
+    nl_parallel(nth, bn_fwd_worker, &j);
+    if (j.stopped) return nl_fail(c, NL_EINTR, "batchnorm: interrupted");
     /* Phase 2: running stats (train), invstd, then y = (x - mean) * (gamma*invstd) + beta. */
-    for (int64_t ch = 0; ch < C; ch++) {
-        const double mean = save_mean->data[ch];
-        if (train) {
-            const double var = save_invstd->data[ch];
-            if (running_mean && running_var) {
-                running_mean->data[ch] = (float)((1.0 - momentum) * running_mean->data[ch] +
-                                                 momentum * mean);
-                running_var->data[ch] = (float)((1.0 - momentum) * running_var->data[ch] +
-                                                momentum * var * (double)M / (double)(M - 1));
-            }
-            save_invstd->data[ch] = (float)(1.0 / sqrt(var + eps));
-        }
-        const double scale = (gamma ? gamma->data[ch] : 1.0) * (double)save_invstd->data[ch];
-        const double shift = beta ? beta->data[ch] : 0.0;
+    j.phase = 2;
+    nl_parallel(nth, bn_fwd_worker, &j);
+    return NL_OK;
+}
+
+typedef struct {
+    NlTensor *dx, *dgamma, *dbeta;
+    const NlTensor *dy, *x, *gamma, *save_mean, *save_invstd;
+    int train;
+    int64_t N, C, HW, M;
+    volatile sig_atomic_t *interrupted;
+    volatile int stopped;
+} BnBwd;
+
+static void bn_bwd_worker(void *arg, int tid, int nth) {
+    BnBwd *j = arg;
+    long long c0, c1;
+    nl_par_range(j->C, tid, nth, &c0, &c1);
+    const int64_t N = j->N, C = j->C, HW = j->HW, M = j->M;
+    for (int64_t ch = c0; ch < c1; ch++) {
+        if (*j->interrupted) { j->stopped = 1; return; }
+        const double mean = j->save_mean->data[ch], invstd = j->save_invstd->data[ch];
+        /* sum(dy) and sum(dy*xhat) over the channel: the gamma/beta gradients and the
+         * two projections removed from dx in train mode. */
+        double sdy = 0, sdyx = 0;
         for (int64_t n = 0; n < N; n++) {
-            const float *p = x->data + (n * C + ch) * HW;
-            float *q = y->data + (n * C + ch) * HW;
-            for (int64_t i = 0; i < HW; i++) q[i] = (float)((p[i] - mean) * scale + shift);
+            double a, b;
+            nl_nl_dot_xhat(j->dy->data + (n * C + ch) * HW, j->x->data + (n * C + ch) * HW, HW, mean, invstd, &a, &b);
+            sdy += a, sdyx += b;
+        }
+        if (j->dbeta) j->dbeta->data[ch] += (float)sdy;
+        if (j->dgamma) j->dgamma->data[ch] += (float)sdyx;
+        if (!j->dx) continue;
+        const double k = (j->gamma ? j->gamma->data[ch] : 1.0) * invstd;   /* gamma*invstd */
+        const double mdy = j->train ? sdy / (double)M : 0.0;                /* mean(dy) */
+        const double mdyx = j->train ? sdyx / (double)M : 0.0;              /* mean(dy*xhat) */
+        for (int64_t n = 0; n < N; n++) {
+            const int64_t off = (n * C + ch) * HW;
+            nl_nl_bn_dx(j->dx->data + off, j->dy->data + off, j->x->data + off, HW, mean, invstd, k, mdy, mdyx);
         }
     }
-    return NL_OK;
 }
 
 nl_status nl_bn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbeta,
@@ -124,34 +193,10 @@ nl_status nl_bn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbe
         return s;
 
     const int64_t N = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
-    const int64_t M = N * HW;
-    for (int64_t ch = 0; ch < C; ch++) {
-        if (c->interrupted) return nl_fail(c, NL_EINTR, "batchnorm: interrupted");
-        const double mean = save_mean->data[ch], invstd = save_invstd->data[ch];
-        /* sum(dy) and sum(dy*xhat) over the channel: the gamma/beta gradients and the
-         * two projections removed from dx in train mode. */
-        double sdy = 0, sdyx = 0;
-        for (int64_t n = 0; n < N; n++) {
-            const float *p = x->data + (n * C + ch) * HW, *g = dy->data + (n * C + ch) * HW;
-            for (int64_t i = 0; i < HW; i++) {
-                sdy += g[i];
-                sdyx += g[i] * ((p[i] - mean) * invstd);
-            }
-        }
-        if (dbeta) dbeta->data[ch] += (float)sdy;
-        if (dgamma) dgamma->data[ch] += (float)sdyx;
-        if (!dx) continue;
-        const double k = (gamma ? gamma->data[ch] : 1.0) * invstd;   /* gamma*invstd */
-        const double mdy = train ? sdy / (double)M : 0.0;             /* mean(dy) */
-        const double mdyx = train ? sdyx / (double)M : 0.0;           /* mean(dy*xhat) */
-        for (int64_t n = 0; n < N; n++) {
-            const float *p = x->data + (n * C + ch) * HW, *g = dy->data + (n * C + ch) * HW;
-            float *q = dx->data + (n * C + ch) * HW;
-            for (int64_t i = 0; i < HW; i++) {
-                const double xhat = (p[i] - mean) * invstd;
-                q[i] = (float)(k * (g[i] - mdy - xhat * mdyx));
-            }
-        }
-    }
+    BnBwd j = { .dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dy = dy, .x = x, .gamma = gamma,
+                .save_mean = save_mean, .save_invstd = save_invstd, .train = train, .N = N, .C = C,
+                .HW = HW, .M = N * HW, .interrupted = &c->interrupted };
+    nl_parallel(bn_threads(c, x->numel), bn_bwd_worker, &j);
+    if (j.stopped) return nl_fail(c, NL_EINTR, "batchnorm: interrupted");
     return NL_OK;
 }

@@ -12,6 +12,87 @@
  *   dgamma[ch] += sum(dy*xhat), dbeta[ch] += sum(dy) over n and the HW block. */
 #include <math.h>
 #include "groupnorm.h"
+#include "normloops.h"
+#include "parallel.h"
+
+/* Groups are independent: both passes split them between c->threads threads (nl_parallel;
+ * every thread walks the images of its groups in order) once a tensor is large enough; the
+ * inner loops are normloops.h's (per-element results bitwise those of the plain loops). */
+#define PAR_MIN_NUMEL (1 << 18)   /* below ~1 MB the hand-off costs more than it saves */
+
+typedef struct {
+    NlTensor *y, *save_mean, *save_invstd, *dx, *dgamma, *dbeta;
+    const NlTensor *x, *dy, *gamma, *beta, *cmean, *cinvstd;
+    int64_t N, C, HW, CG, M, groups;
+    double eps;
+    volatile sig_atomic_t *interrupted;
+    volatile int stopped;
+} GnJob;
+
+static int gn_threads(const NlCtx *c, int64_t numel, int64_t groups) {
+    int t = c && c->threads > 1 && numel >= PAR_MIN_NUMEL ? c->threads : 1;
+    return t > groups ? (int)groups : t;
+}
+
+static void gn_fwd_worker(void *arg, int tid, int nth) {
+    GnJob *j = arg;
+    long long g0, g1;
+    nl_par_range(j->groups, tid, nth, &g0, &g1);
+    const int64_t C = j->C, HW = j->HW, CG = j->CG, M = j->M, G = j->groups;
+    for (int64_t n = 0; n < j->N; n++) {
+        if (*j->interrupted) { j->stopped = 1; return; }
+        for (int64_t g = g0; g < g1; g++) {
+            const float *p = j->x->data + (n * C + g * CG) * HW;   /* the group's M values */
+            float *q = j->y->data + (n * C + g * CG) * HW;
+            const double mean = nl_nl_sum(p, M) / (double)M;
+            const double invstd = 1.0 / sqrt(nl_nl_sumsq_dev(p, M, mean) / (double)M + j->eps);
+            j->save_mean->data[n * G + g] = (float)mean;
+            j->save_invstd->data[n * G + g] = (float)invstd;
+            for (int64_t k = 0; k < CG; k++) {   /* per channel: gamma/beta of ch = g*CG + k */
+                const int64_t ch = g * CG + k;
+                const double scale = (j->gamma ? j->gamma->data[ch] : 1.0) * invstd;
+                const double shift = j->beta ? j->beta->data[ch] : 0.0;
+                nl_nl_affine(q + k * HW, p + k * HW, HW, mean, scale, shift);
+            }
+        }
+    }
+}
+
+static void gn_bwd_worker(void *arg, int tid, int nth) {
+    GnJob *j = arg;
+    long long g0, g1;
+    nl_par_range(j->groups, tid, nth, &g0, &g1);
+    const int64_t C = j->C, HW = j->HW, CG = j->CG, M = j->M, G = j->groups;
+    for (int64_t n = 0; n < j->N; n++) {
+        if (*j->interrupted) { j->stopped = 1; return; }
+        for (int64_t g = g0; g < g1; g++) {
+            const int64_t off = (n * C + g * CG) * HW;
+            const float *p = j->x->data + off, *gy = j->dy->data + off;
+            const double mean = j->cmean->data[n * G + g];
+            const double invstd = j->cinvstd->data[n * G + g];
+            /* Per channel of the group: sum(dy), sum(dy*xhat) give dbeta/dgamma; their
+             * gamma-weighted totals give sum(dxhat) and sum(dxhat*xhat) for dx. */
+            double sdxh = 0, sdxhx = 0;
+            for (int64_t k = 0; k < CG; k++) {
+                const int64_t ch = g * CG + k;
+                double sdy, sdyx;
+                nl_nl_dot_xhat(gy + k * HW, p + k * HW, HW, mean, invstd, &sdy, &sdyx);
+                if (j->dbeta) j->dbeta->data[ch] += (float)sdy;
+                if (j->dgamma) j->dgamma->data[ch] += (float)sdyx;
+                const double ga = j->gamma ? j->gamma->data[ch] : 1.0;
+                sdxh += ga * sdy;
+                sdxhx += ga * sdyx;
+            }
+            if (!j->dx) continue;
+            const double mdxh = sdxh / (double)M, mdxhx = sdxhx / (double)M;
+            float *q = j->dx->data + off;
+            for (int64_t k = 0; k < CG; k++) {
+                const double ga = j->gamma ? j->gamma->data[g * CG + k] : 1.0;
+                nl_nl_gn_dx(q + k * HW, gy + k * HW, p + k * HW, HW, mean, invstd, ga, mdxh, mdxhx);
+            }
+        }
+    }
+}
 
 nl_status nl_gn_check_groups(NlCtx *c, int64_t groups, int64_t channels) {
     if (groups < 1)
@@ -59,28 +140,12 @@ nl_status nl_gn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *sa
     if (!(eps > 0)) return nl_fail(c, NL_EARG, "groupnorm: eps must be positive, got %g", eps);
 
     const int64_t N = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
-    const int64_t CG = C / groups, M = CG * HW;   /* channels and values per group */
-    for (int64_t n = 0; n < N; n++) {
-        if (c->interrupted) return nl_fail(c, NL_EINTR, "groupnorm: interrupted");
-        for (int64_t g = 0; g < groups; g++) {
-            const float *p = x->data + (n * C + g * CG) * HW;   /* the group's M values */
-            float *q = y->data + (n * C + g * CG) * HW;
-            double sum = 0, sq = 0;
-            for (int64_t i = 0; i < M; i++) sum += p[i];
-            const double mean = sum / (double)M;
-            for (int64_t i = 0; i < M; i++) { double d = p[i] - mean; sq += d * d; }
-            const double invstd = 1.0 / sqrt(sq / (double)M + eps);
-            save_mean->data[n * groups + g] = (float)mean;
-            save_invstd->data[n * groups + g] = (float)invstd;
-            for (int64_t j = 0; j < CG; j++) {   /* per channel: gamma/beta of ch = g*CG + j */
-                const int64_t ch = g * CG + j;
-                const double scale = (gamma ? gamma->data[ch] : 1.0) * invstd;
-                const double shift = beta ? beta->data[ch] : 0.0;
-                for (int64_t i = j * HW; i < (j + 1) * HW; i++)
-                    q[i] = (float)((p[i] - mean) * scale + shift);
-            }
-        }
-    }
+    const int64_t CG = C / groups;   /* channels per group */
+    GnJob j = { .y = y, .save_mean = save_mean, .save_invstd = save_invstd, .x = x, .gamma = gamma,
+                .beta = beta, .N = N, .C = C, .HW = HW, .CG = CG, .M = CG * HW, .groups = groups,
+                .eps = eps, .interrupted = &c->interrupted };
+    nl_parallel(gn_threads(c, x->numel, groups), gn_fwd_worker, &j);
+    if (j.stopped) return nl_fail(c, NL_EINTR, "groupnorm: interrupted");
     return NL_OK;
 }
 
@@ -96,41 +161,11 @@ nl_status nl_gn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbe
     if (dx && (s = nl_check_same(c, "groupnorm: grad_input", dx, x))) return s;
 
     const int64_t N = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
-    const int64_t CG = C / groups, M = CG * HW;
-    for (int64_t n = 0; n < N; n++) {
-        if (c->interrupted) return nl_fail(c, NL_EINTR, "groupnorm: interrupted");
-        for (int64_t g = 0; g < groups; g++) {
-            const int64_t off = (n * C + g * CG) * HW;
-            const float *p = x->data + off, *gy = dy->data + off;
-            const double mean = save_mean->data[n * groups + g];
-            const double invstd = save_invstd->data[n * groups + g];
-            /* Per channel of the group: sum(dy), sum(dy*xhat) give dbeta/dgamma; their
-             * gamma-weighted totals give sum(dxhat) and sum(dxhat*xhat) for dx. */
-            double sdxh = 0, sdxhx = 0;
-            for (int64_t j = 0; j < CG; j++) {
-                const int64_t ch = g * CG + j;
-                double sdy = 0, sdyx = 0;
-                for (int64_t i = j * HW; i < (j + 1) * HW; i++) {
-                    sdy += gy[i];
-                    sdyx += gy[i] * ((p[i] - mean) * invstd);
-                }
-                if (dbeta) dbeta->data[ch] += (float)sdy;
-                if (dgamma) dgamma->data[ch] += (float)sdyx;
-                const double ga = gamma ? gamma->data[ch] : 1.0;
-                sdxh += ga * sdy;
-                sdxhx += ga * sdyx;
-            }
-            if (!dx) continue;
-            const double mdxh = sdxh / (double)M, mdxhx = sdxhx / (double)M;
-            float *q = dx->data + off;
-            for (int64_t j = 0; j < CG; j++) {
-                const double ga = gamma ? gamma->data[g * CG + j] : 1.0;
-                for (int64_t i = j * HW; i < (j + 1) * HW; i++) {
-                    const double xhat = (p[i] - mean) * invstd;
-                    q[i] = (float)(invstd * (ga * gy[i] - mdxh - xhat * mdxhx));
-                }
-            }
-        }
-    }
+    const int64_t CG = C / groups;
+    GnJob j = { .dx = dx, .dgamma = dgamma, .dbeta = dbeta, .x = x, .dy = dy, .gamma = gamma,
+                .cmean = save_mean, .cinvstd = save_invstd, .N = N, .C = C, .HW = HW, .CG = CG,
+                .M = CG * HW, .groups = groups, .interrupted = &c->interrupted };
+    nl_parallel(gn_threads(c, x->numel, groups), gn_bwd_worker, &j);
+    if (j.stopped) return nl_fail(c, NL_EINTR, "groupnorm: interrupted");
     return NL_OK;
 }

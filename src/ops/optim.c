@@ -6,6 +6,7 @@
  * and rounded once to float, so the result is at least as accurate as PyTorch's. */
 #include <math.h>
 #include "optim.h"
+#include "normloops.h"
 
 /* t (named `name`: gradient or a state buffer) must have as many elements as w. */
 static nl_status check_like(NlCtx *c, const char *what, const char *name, const NlTensor *t,
@@ -37,17 +38,10 @@ nl_status nl_sgd_step(NlCtx *c, NlTensor *w, NlTensor *v, const NlTensor *g,
         if (!v) return nl_fail(c, NL_EARG, "sgd: momentum %g needs a velocity buffer", momentum);
         if ((s = check_like(c, "sgd", "momentum buffer", v, w))) return s;
     }
-    float *pw = w->data;
-    const float *pg = g->data;
-    for (int64_t i = 0; i < w->numel; i++) {
-        double d = (double)pg[i] + weight_decay * pw[i];   /* L2 decay joins the gradient */
-        if (momentum != 0) {
-            d = first ? d : momentum * v->data[i] + d;   /* v = d, then v = mu*v + d */
-            v->data[i] = (float)d;
-            d = v->data[i];   /* step with the stored (float) velocity, as PyTorch does */
-        }
-        pw[i] = (float)(pw[i] - lr * d);
-    }
+    /* per element, in double: d = g + wd*w (L2 decay joins the gradient); with momentum
+     * v = d, then v = mu*v + d, stored as float, and the step uses the stored (float)
+     * velocity, as PyTorch does; w -= lr*d. Vectorized in normloops.c, same bits. */
+    nl_nl_sgd(w->data, momentum != 0 ? v->data : NULL, g->data, w->numel, lr, momentum, weight_decay, first);
     return NL_OK;
 }
 

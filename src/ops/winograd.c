@@ -1,4 +1,7 @@
-/* winograd.c: F(4x4, 3x3) Winograd convolution (see winograd.h for the maths and shapes).
+/* winograd.c: F(4x4, 3x3) and F(2x2, 3x3) Winograd convolution (see winograd.h for the maths
+ * and shapes). Below, for F(4x4,3x3): 36 points, 6x6 patches, 4x4 output tiles; F(2x2,3x3)
+ * (the grad input, and the forward pass on request) is the same with 16 points, 4x4 patches
+ * and 2x2 output tiles.
  *
  * Data flow for one chunk of images (one thread; the images of a call are split between
  * the threads, and each thread walks its share a chunk at a time so that a chunk's
@@ -11,6 +14,11 @@
  *   M[a] (T x cop) = V[a] (T x cip) . U[a] (cip x cop)    36 GEMMs (gemm_*)
  *   M --out_tf--> Yt (4*th, 4*tw, cop)   A^T m A (+ bias) for every 4x4 output tile
  *   Yt --from_nhwc--> y_n (Cout, Ho, Wo)  (= or +=)
+ *
+ * The backward pass (merged_worker, pad 1) runs the same pipeline per chunk on x (V, for the
+ * weight gradient), on dy (transposed once into a padded NHWC buffer, read both as 4x4 tiles
+ * D = A dy A^T and as the data gradient's input Vb) and finishes with dU += V^T D and
+ * dx = A^T (Vb . U') A, U' the transformed flipped and transposed weights.
  *
  * Tiles: tile (i, j) of an image covers outputs [4i, 4i+4) x [4j, 4j+4) and reads the
  * padded input rows/cols [4i, 4i+6) x [4j, 4j+6); th = ceil(Ho/4), tw = ceil(Wo/4), and
@@ -97,14 +105,30 @@ static int64_t up16(int64_t v) { return (v + 15) & ~(int64_t)15; }
         o2 = q_ * (1.0f / 6) - p_ * (1.0f / 6) + (m5);                        \
     } while (0)
 
+/* F(2x2,3x3) (points 0, +-1, inf):
+ *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+ *   A^T = [1 1 1 0; 0 1 -1 -1] */
+#define BT4(d0, d1, d2, d3, o0, o1, o2, o3) do {                                  \
+        o0 = (d0) - (d2); o1 = (d1) + (d2); o2 = (d2) - (d1); o3 = (d1) - (d3);   \
+    } while (0)
+#define AT2(m0, m1, m2, m3, o0, o1) do {                                          \
+        o0 = (m0) + (m1) + (m2); o1 = (m1) - (m2) - (m3);                         \
+    } while (0)
+#define G4(g0, g1, g2, o0, o1, o2, o3) do {                                       \
+        __typeof__(g0) s_ = ((g0) + (g2)) * 0.5f;                                 \
+        o0 = (g0); o1 = s_ + (g1) * 0.5f; o2 = s_ - (g1) * 0.5f; o3 = (g2);       \
+    } while (0)
+
 /* ------------------------------------------------------------------------------------
- * Tile transforms, written once with vector extensions and built for both ISAs
+ * Tile transforms, written once with vector extensions and built for both ISAs.
+ * Tile t = i*tw + j of an image; V/M/D are point-major: entry (point a, tile t, channel c)
+ * at a*as + t*ld + c.
  * ------------------------------------------------------------------------------------ */
 
-/* V[a*as + t*ldv + c] = (B^T d B)[a] for every tile t = i*tw + j of one image;
- * X: (hp, wp, cp) NHWC, cp % 16 == 0. */
-INLINE void in_tf_body(float *V, int64_t as, int64_t ldv, const float *X, int64_t wp, int64_t cp,
-                       int64_t th, int64_t tw) {
+/* F(4x4,3x3) input transform: V[a] = (B^T d B)[a], d the 6x6 patch of X (hp, wp, cp) NHWC
+ * at rows 4i.., cols 4j..; cp % 16 == 0. */
+INLINE void in_tf4_body(float *V, int64_t as, int64_t ldv, const float *X, int64_t wp, int64_t cp,
+                        int64_t th, int64_t tw) {
     const int64_t rs = wp * cp;   /* row stride of X */
     for (int64_t i = 0; i < th; i++)
         for (int64_t j = 0; j < tw; j++) {
@@ -128,10 +152,34 @@ INLINE void in_tf_body(float *V, int64_t as, int64_t ldv, const float *X, int64_
         }
 }
 
-/* Y[((4i+a)*wy + 4j+b)*cp + o] = (A^T m A)[a][b] + bias[o] for every tile of one image;
- * m = M[k*as + t*ldm + o], k < 36. bias: cp floats or NULL. */
-INLINE void out_tf_body(float *Y, int64_t wy, int64_t cp, const float *M, int64_t as, int64_t ldm,
-                        const float *bias, int64_t th, int64_t tw) {
+/* F(2x2,3x3) input transform: 4x4 patches at rows 2i.., cols 2j.. */
+INLINE void in_tf2_body(float *V, int64_t as, int64_t ldv, const float *X, int64_t wp, int64_t cp,
+                        int64_t th, int64_t tw) {
+    const int64_t rs = wp * cp;
+    for (int64_t i = 0; i < th; i++)
+        for (int64_t j = 0; j < tw; j++) {
+            const float *base = X + (2 * i * wp + 2 * j) * cp;
+            float *vt = V + (i * tw + j) * ldv;
+            for (int64_t cb = 0; cb < cp; cb += 16) {
+                vf tmp[4][4];
+                for (int s = 0; s < 4; s++) {
+                    const float *p = base + s * cp + cb;
+                    BT4(LD(p), LD(p + rs), LD(p + 2 * rs), LD(p + 3 * rs), tmp[0][s], tmp[1][s], tmp[2][s], tmp[3][s]);
+                }
+                for (int k = 0; k < 4; k++) {
+                    vf o0, o1, o2, o3;
+                    BT4(tmp[k][0], tmp[k][1], tmp[k][2], tmp[k][3], o0, o1, o2, o3);
+                    float *q = vt + (k * 4) * as + cb;
+                    ST(q, o0); ST(q + as, o1); ST(q + 2 * as, o2); ST(q + 3 * as, o3);
+                }
+            }
+        }
+}
+
+/* F(4x4,3x3) output transform: Y[((4i+a)*wy + 4j+b)*cp + o] = (A^T m A)[a][b] + bias[o];
+ * bias: cp floats or NULL. */
+INLINE void out_tf4_body(float *Y, int64_t wy, int64_t cp, const float *M, int64_t as, int64_t ldm,
+                         const float *bias, int64_t th, int64_t tw) {
     for (int64_t i = 0; i < th; i++)
         for (int64_t j = 0; j < tw; j++) {
             const float *mt = M + (i * tw + j) * ldm;
@@ -154,7 +202,32 @@ INLINE void out_tf_body(float *Y, int64_t wy, int64_t cp, const float *M, int64_
         }
 }
 
-/* D[a*as + t*ldd + o] = (A dy A^T)[a] for the 4x4 dy tile t; Y: (4*th, wy, cp) NHWC. */
+/* F(2x2,3x3) output transform (2x2 output tiles) */
+INLINE void out_tf2_body(float *Y, int64_t wy, int64_t cp, const float *M, int64_t as, int64_t ldm,
+                         const float *bias, int64_t th, int64_t tw) {
+    for (int64_t i = 0; i < th; i++)
+        for (int64_t j = 0; j < tw; j++) {
+            const float *mt = M + (i * tw + j) * ldm;
+            float *yt = Y + (2 * i * wy + 2 * j) * cp;
+            for (int64_t ob = 0; ob < cp; ob += 16) {
+                vf tmp[2][4];
+                for (int l = 0; l < 4; l++) {
+                    const float *p = mt + l * as + ob;
+                    AT2(LD(p), LD(p + 4 * as), LD(p + 8 * as), LD(p + 12 * as), tmp[0][l], tmp[1][l]);
+                }
+                vf bv = bias ? LD(bias + ob) : (vf){ 0 };
+                for (int a = 0; a < 2; a++) {
+                    vf o0, o1;
+                    AT2(tmp[a][0], tmp[a][1], tmp[a][2], tmp[a][3], o0, o1);
+                    float *q = yt + a * wy * cp + ob;
+                    ST(q, o0 + bv); ST(q + cp, o1 + bv);
+                }
+            }
+        }
+}
+
+/* F(4x4,3x3) grad-output transform for the weight gradient: D[a] = (A dy A^T)[a] for the
+ * 4x4 dy tile t; Y: (4*th, wy, cp) NHWC. */
 INLINE void dy_tf_body(float *D, int64_t as, int64_t ldd, const float *Y, int64_t wy, int64_t cp,
                        int64_t th, int64_t tw) {
     const int64_t rs = wy * cp;
@@ -180,25 +253,29 @@ INLINE void dy_tf_body(float *D, int64_t as, int64_t ldd, const float *Y, int64_
         }
 }
 
-/* Weight transform, 16 role-output channels q at a time:
- *   U[(a*pp + p)*qp + q] = (G g G^T)[a],  g = the 3x3 kernel linking role-input channel p
- *   to role-output channel q:  forward (flip 0): g[u][v] = w[q, p, u, v];
- *   data gradient (flip 1):   g[u][v] = w[p, q, 2-u, 2-v]   (w: (co, ci, 3, 3)).
- * Rows p >= P and lanes q >= Q are zero. Only rows [p0, p1) are written. */
-INLINE void wtf_body(float *U, int64_t pp, int64_t qp, int64_t P, int64_t Q, const float *w,
-                     int64_t ci, int flip, int64_t p0, int64_t p1) {
+/* The 3x3 kernels linking role-input channel p to role-output channels q0..q0+15, as
+ * g[u*3+v][lane]: forward (flip 0) w[q, p, u, v]; data gradient (flip 1) w[p, q, 2-u, 2-v]
+ * (w: (co, ci, 3, 3)); zero outside P x Q. */
+INLINE void gather_g(float g[9][16], const float *w, int64_t ci, int flip, int64_t p, int64_t q0,
+                     int64_t P, int64_t Q) {
+    for (int l = 0; l < 16; l++) {
+        int64_t q = q0 + l;
+        for (int e = 0; e < 9; e++) {
+            float v = 0.0f;
+            if (p < P && q < Q) v = flip ? w[(p * ci + q) * 9 + 8 - e] : w[(q * ci + p) * 9 + e];
+            g[e][l] = v;
+        }
+    }
+}
+
+/* F(4x4,3x3) weight transform: U[(a*pp + p)*qp + q] = (G g G^T)[a], rows p in [p0, p1) */
+INLINE void wtf4_body(float *U, int64_t pp, int64_t qp, int64_t P, int64_t Q, const float *w,
+                      int64_t ci, int flip, int64_t p0, int64_t p1) {
+    const int64_t s = pp * qp;
     for (int64_t p = p0; p < p1; p++)
         for (int64_t q0 = 0; q0 < qp; q0 += 16) {
             float g[9][16];
-            for (int l = 0; l < 16; l++) {
-                int64_t q = q0 + l;
-                for (int e = 0; e < 9; e++) {
-                    float v = 0.0f;
-                    if (p < P && q < Q)
-                        v = flip ? w[(p * ci + q) * 9 + 8 - e] : w[(q * ci + p) * 9 + e];
-                    g[e][l] = v;
-                }
-            }
+            gather_g(g, w, ci, flip, p, q0, P, Q);
             vf t[6][3];   /* t = G g */
             for (int v = 0; v < 3; v++)
                 G6(LD(g[v]), LD(g[3 + v]), LD(g[6 + v]), t[0][v], t[1][v], t[2][v], t[3][v], t[4][v], t[5][v]);
@@ -206,14 +283,32 @@ INLINE void wtf_body(float *U, int64_t pp, int64_t qp, int64_t P, int64_t Q, con
                 vf o0, o1, o2, o3, o4, o5;
                 G6(t[a][0], t[a][1], t[a][2], o0, o1, o2, o3, o4, o5);
                 float *u = U + ((a * 6) * pp + p) * qp + q0;
-                const int64_t s = pp * qp;
                 ST(u, o0); ST(u + s, o1); ST(u + 2 * s, o2); ST(u + 3 * s, o3); ST(u + 4 * s, o4); ST(u + 5 * s, o5);
             }
         }
 }
 
-/* dw[o, c, u, v] += (G^T dU G)[u][v] with dU[a] = sum over threads of dUs[k][(a*cip + c)*cop + o]
- * (nk partial sums nk*NA*cip*cop apart); channels c in [c0, c1), 16 o at a time. */
+/* F(2x2,3x3) weight transform (16 points) */
+INLINE void wtf2_body(float *U, int64_t pp, int64_t qp, int64_t P, int64_t Q, const float *w,
+                      int64_t ci, int flip, int64_t p0, int64_t p1) {
+    const int64_t s = pp * qp;
+    for (int64_t p = p0; p < p1; p++)
+        for (int64_t q0 = 0; q0 < qp; q0 += 16) {
+            float g[9][16];
+            gather_g(g, w, ci, flip, p, q0, P, Q);
+            vf t[4][3];
+            for (int v = 0; v < 3; v++) G4(LD(g[v]), LD(g[3 + v]), LD(g[6 + v]), t[0][v], t[1][v], t[2][v], t[3][v]);
+            for (int a = 0; a < 4; a++) {
+                vf o0, o1, o2, o3;
+                G4(t[a][0], t[a][1], t[a][2], o0, o1, o2, o3);
+                float *u = U + ((a * 4) * pp + p) * qp + q0;
+                ST(u, o0); ST(u + s, o1); ST(u + 2 * s, o2); ST(u + 3 * s, o3);
+            }
+        }
+}
+
+/* dw[o, c, u, v] += (G^T dU G)[u][v] with dU[a] = sum over k < nk of dUs[k*ks + (a*cip + c)*cop + o],
+ * ks = 36*cip*cop (the threads' partial sums); channels c in [c0, c1), 16 o at a time. */
 INLINE void dw_body(float *dw, const float *dUs, int nk, int64_t cip, int64_t cop, int64_t ci,
                     int64_t co, int64_t c0, int64_t c1) {
     const int64_t as = cip * cop, ks = NA * as;
@@ -283,22 +378,43 @@ static void gemm_generic(int64_t R, int64_t N, int64_t K, const float *A, int64_
                 1.0f, A, (int)(ta ? sak : sar), B, (int)ldb, acc ? 1.0f : 0.0f, C, (int)ldc);
 }
 
-static void in_tf_generic(float *V, int64_t as, int64_t ldv, const float *X, int64_t wp, int64_t cp,
-                          int64_t th, int64_t tw) { in_tf_body(V, as, ldv, X, wp, cp, th, tw); }
-static void out_tf_generic(float *Y, int64_t wy, int64_t cp, const float *M, int64_t as, int64_t ldm,
-                           const float *bias, int64_t th, int64_t tw) {
-    out_tf_body(Y, wy, cp, M, as, ldm, bias, th, tw);
-}
-static void dy_tf_generic(float *D, int64_t as, int64_t ldd, const float *Y, int64_t wy, int64_t cp,
-                          int64_t th, int64_t tw) { dy_tf_body(D, as, ldd, Y, wy, cp, th, tw); }
-static void wtf_generic(float *U, int64_t pp, int64_t qp, int64_t P, int64_t Q, const float *w,
-                        int64_t ci, int flip, int64_t p0, int64_t p1) {
-    wtf_body(U, pp, qp, P, Q, w, ci, flip, p0, p1);
-}
-static void dw_generic(float *dw, const float *dUs, int nk, int64_t cip, int64_t cop, int64_t ci,
-                       int64_t co, int64_t c0, int64_t c1) {
-    dw_body(dw, dUs, nk, cip, cop, ci, co, c0, c1);
-}
+/* The transforms for one ISA: thin wrappers that instantiate the bodies above with the
+ * target attribute ATTR (empty: the file's baseline ISA). */
+#define TRANSFORM_WRAPPERS(SUF, ATTR)                                                            \
+    ATTR static void in_tf4_##SUF(float *V, int64_t as, int64_t ldv, const float *X, int64_t wp,  \
+                                  int64_t cp, int64_t th, int64_t tw) {                          \
+        in_tf4_body(V, as, ldv, X, wp, cp, th, tw);                                              \
+    }                                                                                            \
+    ATTR static void in_tf2_##SUF(float *V, int64_t as, int64_t ldv, const float *X, int64_t wp,  \
+                                  int64_t cp, int64_t th, int64_t tw) {                          \
+        in_tf2_body(V, as, ldv, X, wp, cp, th, tw);                                              \
+    }                                                                                            \
+    ATTR static void out_tf4_##SUF(float *Y, int64_t wy, int64_t cp, const float *M, int64_t as,  \
+                                   int64_t ldm, const float *bias, int64_t th, int64_t tw) {     \
+        out_tf4_body(Y, wy, cp, M, as, ldm, bias, th, tw);                                       \
+    }                                                                                            \
+    ATTR static void out_tf2_##SUF(float *Y, int64_t wy, int64_t cp, const float *M, int64_t as,  \
+                                   int64_t ldm, const float *bias, int64_t th, int64_t tw) {     \
+        out_tf2_body(Y, wy, cp, M, as, ldm, bias, th, tw);                                       \
+    }                                                                                            \
+    ATTR static void dy_tf_##SUF(float *D, int64_t as, int64_t ldd, const float *Y, int64_t wy,   \
+                                 int64_t cp, int64_t th, int64_t tw) {                           \
+        dy_tf_body(D, as, ldd, Y, wy, cp, th, tw);                                               \
+    }                                                                                            \
+    ATTR static void wtf4_##SUF(float *U, int64_t pp, int64_t qp, int64_t P, int64_t Q,           \
+                                const float *w, int64_t ci, int flip, int64_t p0, int64_t p1) {  \
+        wtf4_body(U, pp, qp, P, Q, w, ci, flip, p0, p1);                                         \
+    }                                                                                            \
+    ATTR static void wtf2_##SUF(float *U, int64_t pp, int64_t qp, int64_t P, int64_t Q,           \
+                                const float *w, int64_t ci, int flip, int64_t p0, int64_t p1) {  \
+        wtf2_body(U, pp, qp, P, Q, w, ci, flip, p0, p1);                                         \
+    }                                                                                            \
+    ATTR static void dw_##SUF(float *dw, const float *dUs, int nk, int64_t cip, int64_t cop,      \
+                              int64_t ci, int64_t co, int64_t c0, int64_t c1) {                  \
+        dw_body(dw, dUs, nk, cip, cop, ci, co, c0, c1);                                          \
+    }
+
+TRANSFORM_WRAPPERS(generic, )
 
 /* ------------------------------------------------------------------------------------
  * AVX-512 build
@@ -445,47 +561,45 @@ AVX512 static void gemm_avx512(int64_t R, int64_t N, int64_t K, const float *A, 
     }
 }
 
-AVX512 static void in_tf_avx512(float *V, int64_t as, int64_t ldv, const float *X, int64_t wp,
-                                int64_t cp, int64_t th, int64_t tw) { in_tf_body(V, as, ldv, X, wp, cp, th, tw); }
-AVX512 static void out_tf_avx512(float *Y, int64_t wy, int64_t cp, const float *M, int64_t as,
-                                 int64_t ldm, const float *bias, int64_t th, int64_t tw) {
-    out_tf_body(Y, wy, cp, M, as, ldm, bias, th, tw);
-}
-AVX512 static void dy_tf_avx512(float *D, int64_t as, int64_t ldd, const float *Y, int64_t wy,
-                                int64_t cp, int64_t th, int64_t tw) { dy_tf_body(D, as, ldd, Y, wy, cp, th, tw); }
-AVX512 static void wtf_avx512(float *U, int64_t pp, int64_t qp, int64_t P, int64_t Q, const float *w,
-                              int64_t ci, int flip, int64_t p0, int64_t p1) {
-    wtf_body(U, pp, qp, P, Q, w, ci, flip, p0, p1);
-}
-AVX512 static void dw_avx512(float *dw, const float *dUs, int nk, int64_t cip, int64_t cop, int64_t ci,
-                             int64_t co, int64_t c0, int64_t c1) {
-    dw_body(dw, dUs, nk, cip, cop, ci, co, c0, c1);
-}
+TRANSFORM_WRAPPERS(avx512, AVX512)
 #endif
+
 
 /* ------------------------------------------------------------------------------------
  * Dispatch
  * ------------------------------------------------------------------------------------ */
+
+typedef void (*in_tf_fn)(float *, int64_t, int64_t, const float *, int64_t, int64_t, int64_t, int64_t);
+typedef void (*out_tf_fn)(float *, int64_t, int64_t, const float *, int64_t, int64_t, const float *,
+                          int64_t, int64_t);
+typedef void (*wtf_fn)(float *, int64_t, int64_t, int64_t, int64_t, const float *, int64_t, int, int64_t,
+                       int64_t);
 
 typedef struct {
     const char *name;
     int threaded;   /* 1: our own threads, single-threaded GEMMs; 0: one thread, BLAS threads */
     void (*to_nhwc)(float *, int64_t, int64_t, int64_t, const float *, int64_t, int64_t, int64_t);
     void (*from_nhwc)(float *, int64_t, int64_t, int64_t, const float *, int64_t, int64_t, int);
-    void (*in_tf)(float *, int64_t, int64_t, const float *, int64_t, int64_t, int64_t, int64_t);
-    void (*out_tf)(float *, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t, int64_t);
+    in_tf_fn in_tf[2];      /* [0]: F(2x2,3x3), [1]: F(4x4,3x3) */
+    out_tf_fn out_tf[2];
+    wtf_fn wtf[2];
     void (*dy_tf)(float *, int64_t, int64_t, const float *, int64_t, int64_t, int64_t, int64_t);
     void (*gemm)(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t,
                  float *, int64_t, int);
-    void (*wtf)(float *, int64_t, int64_t, int64_t, int64_t, const float *, int64_t, int, int64_t, int64_t);
     void (*dw)(float *, const float *, int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
 } Kern;
 
-static const Kern kern_generic = { "generic", 0, to_nhwc_generic, from_nhwc_generic, in_tf_generic,
-                                   out_tf_generic, dy_tf_generic, gemm_generic, wtf_generic, dw_generic };
+static const Kern kern_generic = {
+    "generic", 0, to_nhwc_generic, from_nhwc_generic, { in_tf2_generic, in_tf4_generic },
+    { out_tf2_generic, out_tf4_generic }, { wtf2_generic, wtf4_generic }, dy_tf_generic,
+    gemm_generic, dw_generic
+};
 #if HAVE_AVX512_BUILD
-static const Kern kern_avx512 = { "avx512", 1, to_nhwc_avx512, from_nhwc_avx512, in_tf_avx512,
-                                  out_tf_avx512, dy_tf_avx512, gemm_avx512, wtf_avx512, dw_avx512 };
+static const Kern kern_avx512 = {
+    "avx512", 1, to_nhwc_avx512, from_nhwc_avx512, { in_tf2_avx512, in_tf4_avx512 },
+    { out_tf2_avx512, out_tf4_avx512 }, { wtf2_avx512, wtf4_avx512 }, dy_tf_avx512,
+    gemm_avx512, dw_avx512
+};
 #endif
 static int force_generic;
 
@@ -503,26 +617,31 @@ void nl_winograd_force_generic(int on) { force_generic = on; }
  * Geometry and workspace
  * ------------------------------------------------------------------------------------ */
 
-/* One convolution "role": a (ci, h, w) input to a (co, ho, wo) output with padding pad. */
+/* One convolution "role": a (ci, h, w) input to a (co, ho, wo) output with padding pad,
+ * in m x m output tiles (m = 2 or 4). */
 typedef struct {
+    int m, na;                  /* output tile, transform points (m+2)^2 */
     int64_t ci, co, cip, cop;   /* channels and their multiples of 16 */
     int64_t h, w, ho, wo;
     int pad;
     int64_t th, tw, tpi;        /* tiles over the output, per image */
-    int64_t hp, wp;             /* the padded NHWC input Xp */
+    int64_t hp, wp;             /* the padded NHWC input Xp: m*th + 2, m*tw + 2 */
     int64_t ipc, tmax;          /* images and tiles per chunk */
 } Role;
 
-/* Per-thread buffers (floats): Xp, V, M, Yt. */
-typedef struct { int64_t xp, v, m, yt; } Bufs;
+/* Per-thread buffers (floats): Xp, V, M, Yt, and for the merged backward pass (pad 1) Xq
+ * (the padded NHWC dy) and M2 (a third transform-domain buffer). */
+typedef struct { int64_t xp, v, m, yt, xq, m2; } Bufs;
 
-static void role_init(Role *r, int64_t ci, int64_t co, int64_t h, int64_t w, int pad, int64_t per_thread) {
+static void role_init(Role *r, int m, int64_t ci, int64_t co, int64_t h, int64_t w, int pad,
+                      int64_t per_thread) {
+    r->m = m, r->na = (m + 2) * (m + 2);
     r->ci = ci, r->co = co, r->cip = up16(ci), r->cop = up16(co);
     r->h = h, r->w = w, r->pad = pad;
     r->ho = h + 2 * pad - 2, r->wo = w + 2 * pad - 2;
-    r->th = (r->ho + 3) / 4, r->tw = (r->wo + 3) / 4, r->tpi = r->th * r->tw;
-    r->hp = 4 * r->th + 2, r->wp = 4 * r->tw + 2;
-    int64_t target = CHUNK_FLOATS / (NA * (r->cip + r->cop));
+    r->th = (r->ho + m - 1) / m, r->tw = (r->wo + m - 1) / m, r->tpi = r->th * r->tw;
+    r->hp = m * r->th + 2, r->wp = m * r->tw + 2;
+    int64_t target = CHUNK_FLOATS / (r->na * (r->cip + r->cop));
     r->ipc = target / r->tpi;
     if (r->ipc > per_thread) r->ipc = per_thread;
     if (r->ipc < 1) r->ipc = 1;
@@ -530,37 +649,58 @@ static void role_init(Role *r, int64_t ci, int64_t co, int64_t h, int64_t w, int
 }
 
 static void bufs_max(Bufs *b, const Role *r) {
-    int64_t xp = up16(r->hp * r->wp * r->cip), v = up16(NA * r->tmax * r->cip);
-    int64_t m = up16(NA * r->tmax * r->cop), yt = up16(16 * r->th * r->tw * r->cop);
+    int64_t xp = up16(r->hp * r->wp * r->cip), v = up16(r->na * r->tmax * r->cip);
+    int64_t m = up16(r->na * r->tmax * r->cop), yt = up16(r->m * r->th * r->m * r->tw * r->cop);
     if (xp > b->xp) b->xp = xp;
     if (v > b->v) b->v = v;
     if (m > b->m) b->m = m;
     if (yt > b->yt) b->yt = yt;
 }
 
-/* The whole plan of a call: forward role, data-gradient role, and the scratch layout. */
+/* The plan of a call: the roles and the scratch layout (offsets in floats from the 64-byte
+ * aligned start of the scratch):
+ *   U (36 x cip x cop) | bias (cop) | nth x dU (36 x cip x cop) | nth x db (cop) | nth x Bufs */
 typedef struct {
-    Role f, b;                 /* forward (and weight gradient), data gradient */
+    Role f2, f4;               /* forward in 2x2 or 4x4 tiles; f4 is also the weight gradient's */
+    Role b;                    /* data gradient: conv(dy, flipped w), 2x2 tiles (accuracy) */
+    int64_t xq_h, xq_w;        /* merged backward: the padded dy buffer */
     Bufs bufs;
-    int64_t per_thread;        /* floats of one thread's buffers */
-    int64_t u, bias, du, th0;  /* offsets (floats, from the aligned base) */
-    int64_t total;             /* floats needed, including 16 for alignment */
+    int64_t per_thread;        /* floats of one thread's Bufs */
+    int64_t usz;               /* floats of U and of one dU */
+    int64_t u, bias, du, db, th0;
+    int64_t total;             /* floats needed, including 16 for the alignment */
     int nth;
 } Plan;
 
 static void plan_init(Plan *p, int64_t n, int64_t ci, int64_t co, int64_t h, int64_t w, int pad, int nth) {
     int64_t per = (n + nth - 1) / nth;
-    role_init(&p->f, ci, co, h, w, pad, per);
-    role_init(&p->b, co, ci, p->f.ho, p->f.wo, 2 - pad, per);
+    role_init(&p->f2, 2, ci, co, h, w, pad, per);
+    role_init(&p->f4, 4, ci, co, h, w, pad, per);
+    role_init(&p->b, 2, co, ci, p->f4.ho, p->f4.wo, 2 - pad, per);
     memset(&p->bufs, 0, sizeof p->bufs);
-    bufs_max(&p->bufs, &p->f);
+    bufs_max(&p->bufs, &p->f2);
+    bufs_max(&p->bufs, &p->f4);
     bufs_max(&p->bufs, &p->b);
-    p->per_thread = p->bufs.xp + p->bufs.v + p->bufs.m + p->bufs.yt;
-    const int64_t usz = up16(NA * p->f.cip * p->f.cop);
+    if (pad == 1) {   /* merged backward: dy padded for both of its readers, a third buffer */
+        const int64_t cm = p->f4.cip > p->f4.cop ? p->f4.cip : p->f4.cop;
+        p->xq_h = p->b.hp > 4 * p->f4.th + 2 ? p->b.hp : 4 * p->f4.th + 2;
+        p->xq_w = p->b.wp > 4 * p->f4.tw + 2 ? p->b.wp : 4 * p->f4.tw + 2;
+        p->bufs.xq = up16(p->xq_h * p->xq_w * p->b.cip);
+        /* D (36 points) and Vb, Mx (16 points, the data gradient's 2x2 tiles) of one chunk */
+        const int64_t tb = p->f4.ipc * p->b.tpi;
+        int64_t big = NA * p->f4.tmax > 16 * tb ? NA * p->f4.tmax : 16 * tb;
+        p->bufs.m2 = up16(big * cm);
+        if (p->bufs.v < p->bufs.m2) p->bufs.v = p->bufs.m2;
+        if (p->bufs.m < p->bufs.m2) p->bufs.m = p->bufs.m2;
+    }
+    p->per_thread = p->bufs.xp + p->bufs.v + p->bufs.m + p->bufs.yt + p->bufs.xq + p->bufs.m2;
+    p->usz = up16(NA * p->f4.cip * p->f4.cop);
+    const int64_t cmax = up16(p->f4.cip > p->f4.cop ? p->f4.cip : p->f4.cop);
     p->u = 0;
-    p->bias = usz;
-    p->du = p->bias + up16(p->f.cip > p->f.cop ? p->f.cip : p->f.cop);
-    p->th0 = p->du + (int64_t)nth * usz;
+    p->bias = p->usz;
+    p->du = p->bias + cmax;
+    p->db = p->du + (int64_t)nth * p->usz;
+    p->th0 = p->db + (int64_t)nth * cmax;
     p->total = p->th0 + (int64_t)nth * p->per_thread + 16;
     p->nth = nth;
 }
@@ -611,7 +751,7 @@ static float *aligned_base(NlTensor *ws) {
 }
 
 /* ------------------------------------------------------------------------------------
- * Jobs
+ * Jobs (run on every thread of the pool; tid/nth split the images or the channels)
  * ------------------------------------------------------------------------------------ */
 
 typedef struct {
@@ -624,8 +764,8 @@ typedef struct {
     const float *x;         /* conv: input; weight gradient: the layer's input */
     const float *dy;        /* weight gradient: grad output */
     const float *w;         /* weight transform: the layer's weight (co, ci, 3, 3) */
-    float *dw;              /* weight gradient output */
-    int acc, flip;
+    float *dw, *db;         /* weight gradient outputs (+=) */
+    int acc, flip, nk;      /* conv: y += ; weights flipped (data gradient); partial sums */
     const float *bias;      /* padded bias or NULL */
     volatile sig_atomic_t *interrupted;
     volatile int stopped;
@@ -639,7 +779,7 @@ static void wtf_worker(void *arg, int tid, int nth) {
     const Role *r = j->r;
     long long p0, p1;
     nl_par_range(r->cip, tid, nth, &p0, &p1);
-    j->k->wtf(j->base + j->p->u, r->cip, r->cop, r->ci, r->co, j->w, j->p->f.ci, j->flip, p0, p1);
+    j->k->wtf[r->m == 4](j->base + j->p->u, r->cip, r->cop, r->ci, r->co, j->w, j->p->f4.ci, j->flip, p0, p1);
 }
 
 /* y (+)= conv(x, U) (+ bias) for this thread's images, chunk by chunk */
@@ -647,9 +787,10 @@ static void conv_worker(void *arg, int tid, int nth) {
     Job *j = arg;
     const Role *r = j->r;
     const Kern *K = j->k;
+    const int f4 = r->m == 4, m = r->m;
     long long n0, n1;
     nl_par_range(j->n, tid, nth, &n0, &n1);
-    float *xp = thread_buf(j, tid), *v = xp + j->p->bufs.xp, *m = v + j->p->bufs.v, *yt = m + j->p->bufs.m;
+    float *xp = thread_buf(j, tid), *v = xp + j->p->bufs.xp, *mm = v + j->p->bufs.v, *yt = mm + j->p->bufs.m;
     memset(xp, 0, (size_t)(r->hp * r->wp * r->cip) * sizeof(float));
     const int64_t xs = r->ci * r->h * r->w, ys = r->co * r->ho * r->wo;
     const int64_t av = r->tmax * r->cip, am = r->tmax * r->cop;   /* point strides of V, M */
@@ -659,20 +800,21 @@ static void conv_worker(void *arg, int tid, int nth) {
         const int64_t cn = n1 - c0 < r->ipc ? n1 - c0 : r->ipc;
         for (int64_t k = 0; k < cn; k++) {
             K->to_nhwc(xp, r->cip, r->wp, r->pad, j->x + (c0 + k) * xs, r->ci, r->h, r->w);
-            K->in_tf(v + k * r->tpi * r->cip, av, r->cip, xp, r->wp, r->cip, r->th, r->tw);
+            K->in_tf[f4](v + k * r->tpi * r->cip, av, r->cip, xp, r->wp, r->cip, r->th, r->tw);
         }
         const int64_t T = cn * r->tpi;
-        for (int a = 0; a < NA; a++)
+        for (int a = 0; a < r->na; a++)
             K->gemm(T, r->cop, r->cip, v + a * av, r->cip, 1, U + a * r->cip * r->cop, r->cop,
-                    m + a * am, r->cop, 0);
+                    mm + a * am, r->cop, 0);
         for (int64_t k = 0; k < cn; k++) {
-            K->out_tf(yt, 4 * r->tw, r->cop, m + k * r->tpi * r->cop, am, r->cop, j->bias, r->th, r->tw);
-            K->from_nhwc(j->y + (c0 + k) * ys, r->co, r->ho, r->wo, yt, 4 * r->tw, r->cop, j->acc);
+            K->out_tf[f4](yt, m * r->tw, r->cop, mm + k * r->tpi * r->cop, am, r->cop, j->bias, r->th, r->tw);
+            K->from_nhwc(j->y + (c0 + k) * ys, r->co, r->ho, r->wo, yt, m * r->tw, r->cop, j->acc);
         }
     }
 }
 
-/* dU_tid[a] += V[a]^T . dM[a] over this thread's images */
+/* dU_tid[a] += V[a]^T . dM[a] over this thread's images (F(4x4,3x3)); db_tid += the tile sums
+ * of dy, which are dM at point (1,1) (row 1 of A is all ones). */
 static void dw_worker(void *arg, int tid, int nth) {
     Job *j = arg;
     const Role *r = j->r;
@@ -680,9 +822,10 @@ static void dw_worker(void *arg, int tid, int nth) {
     long long n0, n1;
     nl_par_range(j->n, tid, nth, &n0, &n1);
     float *xp = thread_buf(j, tid), *v = xp + j->p->bufs.xp, *m = v + j->p->bufs.v, *yt = m + j->p->bufs.m;
-    const int64_t usz = up16(NA * r->cip * r->cop);
-    float *du = j->base + j->p->du + tid * usz;
-    memset(du, 0, (size_t)usz * sizeof(float));
+    float *du = j->base + j->p->du + tid * j->p->usz;
+    float *db = j->base + j->p->db + tid * up16(r->cip > r->cop ? r->cip : r->cop);
+    memset(du, 0, (size_t)j->p->usz * sizeof(float));
+    memset(db, 0, (size_t)r->cop * sizeof(float));
     memset(xp, 0, (size_t)(r->hp * r->wp * r->cip) * sizeof(float));
     memset(yt, 0, (size_t)(16 * r->th * r->tw * r->cop) * sizeof(float));
     const int64_t xs = r->ci * r->h * r->w, ys = r->co * r->ho * r->wo;
@@ -692,25 +835,99 @@ static void dw_worker(void *arg, int tid, int nth) {
         const int64_t cn = n1 - c0 < r->ipc ? n1 - c0 : r->ipc;
         for (int64_t k = 0; k < cn; k++) {
             K->to_nhwc(xp, r->cip, r->wp, r->pad, j->x + (c0 + k) * xs, r->ci, r->h, r->w);
-            K->in_tf(v + k * r->tpi * r->cip, av, r->cip, xp, r->wp, r->cip, r->th, r->tw);
+            K->in_tf[1](v + k * r->tpi * r->cip, av, r->cip, xp, r->wp, r->cip, r->th, r->tw);
             K->to_nhwc(yt, r->cop, 4 * r->tw, 0, j->dy + (c0 + k) * ys, r->co, r->ho, r->wo);
             K->dy_tf(m + k * r->tpi * r->cop, am, r->cop, yt, 4 * r->tw, r->cop, r->th, r->tw);
         }
         const int64_t T = cn * r->tpi;
+        if (j->db) {
+            const float *s = m + 7 * am;
+            for (int64_t t = 0; t < T; t++)
+                for (int64_t o = 0; o < r->cop; o++) db[o] += s[t * r->cop + o];
+        }
         for (int a = 0; a < NA; a++)
             K->gemm(r->cip, r->cop, T, v + a * av, 1, r->cip, m + a * am, r->cop,
                     du + a * r->cip * r->cop, r->cop, 1);
     }
 }
 
-/* dw += G^T (sum of the threads' dU) G, input channels split between the threads */
+/* The whole backward pass in one sweep when pad == 1: per chunk, x -> V; dy -> Xq (padded
+ * NHWC, once) -> D (the weight gradient's A dy A^T over 4x4 tiles, read at offset (1,1)) and
+ * Vb (B^T dy B over the data gradient's 2x2 tiles); dU_tid += V^T D and db_tid += D[7] as in
+ * dw_worker; then Mx = Vb . U' (U' = the flipped, transposed weights, already in U) into V's
+ * space, and dx (+)= A^T Mx A. */
+static void merged_worker(void *arg, int tid, int nth) {
+    Job *j = arg;
+    const Plan *p = j->p;
+    const Role *r = &p->f4, *rb = &p->b;
+    const Kern *K = j->k;
+    long long n0, n1;
+    nl_par_range(j->n, tid, nth, &n0, &n1);
+    float *xp = thread_buf(j, tid), *v = xp + p->bufs.xp, *m = v + p->bufs.v, *yt = m + p->bufs.m;
+    float *xq = yt + p->bufs.yt, *m2 = xq + p->bufs.xq;
+    float *du = j->base + p->du + tid * p->usz;
+    float *db = j->base + p->db + tid * up16(r->cip > r->cop ? r->cip : r->cop);
+    if (j->dw) memset(du, 0, (size_t)p->usz * sizeof(float));
+    memset(db, 0, (size_t)r->cop * sizeof(float));
+    memset(xp, 0, (size_t)(r->hp * r->wp * r->cip) * sizeof(float));
+    memset(xq, 0, (size_t)(p->xq_h * p->xq_w * rb->cip) * sizeof(float));
+    const int64_t xs = r->ci * r->h * r->w, ys = r->co * r->ho * r->wo;
+    const int64_t tb = r->ipc * rb->tpi;                           /* data-gradient tiles per chunk */
+    const int64_t av = r->tmax * r->cip, am = r->tmax * r->cop;   /* V (cip), D (cop) */
+    const int64_t ab = tb * r->cop, ax = tb * r->cip;              /* Vb (cop), Mx (cip) */
+    const int64_t qs = p->xq_w * rb->cip;                          /* row stride of Xq */
+    const float *U = j->base + p->u;                               /* U' (cop x cip per point) */
+    for (int64_t c0 = n0; c0 < n1; c0 += r->ipc) {
+        if (j->interrupted && *j->interrupted) { j->stopped = 1; return; }
+        const int64_t cn = n1 - c0 < r->ipc ? n1 - c0 : r->ipc;
+        for (int64_t k = 0; k < cn; k++) {
+            if (j->dw) {
+                K->to_nhwc(xp, r->cip, r->wp, 1, j->x + (c0 + k) * xs, r->ci, r->h, r->w);
+                K->in_tf[1](v + k * r->tpi * r->cip, av, r->cip, xp, r->wp, r->cip, r->th, r->tw);
+            }
+            K->to_nhwc(xq, rb->cip, p->xq_w, 1, j->dy + (c0 + k) * ys, r->co, r->ho, r->wo);
+            if (j->dw || j->db)
+                K->dy_tf(m + k * r->tpi * r->cop, am, r->cop, xq + qs + rb->cip, p->xq_w, rb->cip, r->th, r->tw);
+            if (j->y) K->in_tf[0](m2 + k * rb->tpi * r->cop, ab, r->cop, xq, p->xq_w, rb->cip, rb->th, rb->tw);
+        }
+        const int64_t T = cn * r->tpi, Tb = cn * rb->tpi;
+        if (j->db) {
+            const float *sd = m + 7 * am;
+            for (int64_t t = 0; t < T; t++)
+                for (int64_t o = 0; o < r->cop; o++) db[o] += sd[t * r->cop + o];
+        }
+        if (j->dw)
+            for (int a = 0; a < NA; a++)
+                K->gemm(r->cip, r->cop, T, v + a * av, 1, r->cip, m + a * am, r->cop,
+                        du + a * r->cip * r->cop, r->cop, 1);
+        if (!j->y) continue;
+        /* Mx[a] (Tb x cip) = Vb[a] (Tb x cop) . U'[a] (cop x cip), into V's space */
+        for (int a = 0; a < rb->na; a++)
+            K->gemm(Tb, r->cip, r->cop, m2 + a * ab, r->cop, 1, U + a * r->cop * r->cip, r->cip,
+                    v + a * ax, r->cip, 0);
+        for (int64_t k = 0; k < cn; k++) {
+            K->out_tf[0](yt, 2 * rb->tw, rb->cop, v + k * rb->tpi * r->cip, ax, r->cip, NULL, rb->th, rb->tw);
+            K->from_nhwc(j->y + (c0 + k) * xs, r->ci, r->h, r->w, yt, 2 * rb->tw, rb->cop, j->acc);
+        }
+    }
+}
+
+/* dw += G^T (sum of the threads' dU) G, input channels split between the threads;
+ * thread 0 also adds the threads' db partial sums. */
 static void dw_reduce_worker(void *arg, int tid, int nth) {
     Job *j = arg;
     const Role *r = j->r;
     long long c0, c1;
     nl_par_range(r->ci, tid, nth, &c0, &c1);
-    j->k->dw(j->dw, j->base + j->p->du, j->acc /* = number of partial sums */, r->cip, r->cop,
-             r->ci, r->co, c0, c1);
+    if (j->dw) j->k->dw(j->dw, j->base + j->p->du, j->nk, r->cip, r->cop, r->ci, r->co, c0, c1);
+    if (j->db && tid == 0) {
+        const int64_t cs = up16(r->cip > r->cop ? r->cip : r->cop);
+        for (int64_t o = 0; o < r->co; o++) {
+            double s = 0;
+            for (int k = 0; k < j->nk; k++) s += j->base[j->p->db + k * cs + o];
+            j->db[o] += (float)s;
+        }
+    }
 }
 
 /* ------------------------------------------------------------------------------------
@@ -739,56 +956,79 @@ static nl_status check_ws(NlCtx *c, const char *who, Plan *p, const NlTensor *ws
     return NL_OK;
 }
 
-static nl_status run(NlCtx *c, const char *who, Job *j, nl_par_fn fn, int nth) {
+/* Runs fn on up to nth threads; *ran = how many did (1 when the pool was busy). */
+static nl_status run(NlCtx *c, const char *who, Job *j, nl_par_fn fn, int nth, int *ran) {
     j->stopped = 0;
-    nl_parallel(nth, fn, j);
+    int r = nl_parallel(nth, fn, j);
+    if (ran) *ran = r;
     if (j->stopped) return nl_fail(c, NL_EINTR, "%s: interrupted", who);
     return NL_OK;
 }
 
 nl_status nl_winograd_forward(NlCtx *c, NlTensor *y, NlTensor *ws, const NlTensor *x,
-                              const NlTensor *w, const NlTensor *b, int pad) {
+                              const NlTensor *w, const NlTensor *b, int pad, int tile) {
     const char *who = "winograd conv2d";
+    nl_status s = check_args(c, who, x, w, pad);
+    if (s) return s;
+    if (tile != 2 && tile != 4) return nl_fail(c, NL_EARG, "%s: tile %d (expected 2 or 4)", who, tile);
+    const int64_t n = x->shape[0], co = w->shape[0];
+    Plan p;
+    if ((s = check_ws(c, who, &p, ws, x, co, pad))) return s;
+    int64_t dims[4] = { n, co, p.f4.ho, p.f4.wo };
+    if ((s = nl_check_shape(c, "winograd conv2d: output", y, 4, dims))) return s;
+    if (b && (b->ndim != 1 || b->shape[0] != co))
+        return nl_fail(c, NL_ESHAPE, "%s: bias has %lld elements, expected %lld", who, (long long)b->numel,
+                       (long long)co);
+    Job j = { .k = kern(), .p = &p, .r = tile == 4 ? &p.f4 : &p.f2, .base = aligned_base(ws), .n = n,
+              .y = y->data, .x = x->data, .w = w->data, .interrupted = c ? &c->interrupted : NULL };
+    if (b) {
+        float *bp = j.base + p.bias;
+        memset(bp, 0, (size_t)p.f4.cop * sizeof(float));
+        memcpy(bp, b->data, (size_t)co * sizeof(float));
+        j.bias = bp;
+    }
+    if ((s = run(c, who, &j, wtf_worker, p.nth, NULL))) return s;
+    return run(c, who, &j, conv_worker, p.nth, NULL);
+}
+
+nl_status nl_winograd_backward(NlCtx *c, NlTensor *dx, NlTensor *dw, NlTensor *db, NlTensor *ws,
+                               const NlTensor *dy, const NlTensor *x, const NlTensor *w, int pad,
+                               int dx_overwrite) {
+    const char *who = "winograd conv2d backward";
     nl_status s = check_args(c, who, x, w, pad);
     if (s) return s;
     const int64_t n = x->shape[0], co = w->shape[0];
     Plan p;
     if ((s = check_ws(c, who, &p, ws, x, co, pad))) return s;
-    int64_t dims[4] = { n, co, p.f.ho, p.f.wo };
-    if ((s = nl_check_shape(c, "winograd conv2d: output", y, 4, dims))) return s;
-    if (b && (b->ndim != 1 || b->shape[0] != co))
-        return nl_fail(c, NL_ESHAPE, "%s: bias has %lld elements, expected %lld", who, (long long)b->numel,
-                       (long long)co);
-    Job j = { .k = kern(), .p = &p, .r = &p.f, .base = aligned_base(ws), .n = n, .y = y->data,
-              .x = x->data, .w = w->data, .acc = 0, .flip = 0,
-              .interrupted = c ? &c->interrupted : NULL };
-    if (b) {
-        float *bp = j.base + p.bias;
-        memset(bp, 0, (size_t)p.f.cop * sizeof(float));
-        memcpy(bp, b->data, (size_t)co * sizeof(float));
-        j.bias = bp;
-    }
-    if ((s = run(c, who, &j, wtf_worker, p.nth))) return s;
-    return run(c, who, &j, conv_worker, p.nth);
-}
-
-nl_status nl_winograd_backward(NlCtx *c, NlTensor *dx, NlTensor *dw, NlTensor *db, NlTensor *ws,
-                               const NlTensor *dy, const NlTensor *x, const NlTensor *w, int pad) {
-    const char *who = "winograd conv2d backward";
-    nl_status s = check_args(c, who, x, w, pad);
-    if (s) return s;
-    const int64_t n = x->shape[0], co = w->shape[0], ci = x->shape[1];
-    Plan p;
-    if ((s = check_ws(c, who, &p, ws, x, co, pad))) return s;
-    int64_t dims[4] = { n, co, p.f.ho, p.f.wo };
+    int64_t dims[4] = { n, co, p.f4.ho, p.f4.wo };
     if ((s = nl_check_shape(c, "winograd conv2d: grad output", dy, 4, dims))) return s;
     if (dx && (s = nl_check_same(c, "winograd conv2d: grad input and input", dx, x))) return s;
     if (dw && (s = nl_check_same(c, "winograd conv2d: grad weight and weight", dw, w))) return s;
     if (db && (db->ndim != 1 || db->shape[0] != co))
         return nl_fail(c, NL_ESHAPE, "%s: grad bias has %lld elements, expected %lld", who,
                        (long long)db->numel, (long long)co);
-    const int64_t P = p.f.ho * p.f.wo;
-    if (db) {   /* db[o] += sum_{n,q} dy[n][o][q] (double per row, as conv2d.c) */
+    Job j = { .k = kern(), .p = &p, .base = aligned_base(ws), .n = n, .w = w->data,
+              .interrupted = c ? &c->interrupted : NULL };
+    if (pad == 1 && (dx || dw)) {   /* one sweep for everything (see merged_worker) */
+        j.r = &p.b, j.x = x->data, j.dy = dy->data, j.dw = dw ? dw->data : NULL;
+        j.db = db ? db->data : NULL, j.y = dx ? dx->data : NULL, j.acc = !dx_overwrite, j.flip = 1;
+        if (dx && (s = run(c, who, &j, wtf_worker, p.nth, NULL))) return s;   /* U' */
+        int ran;
+        if ((s = run(c, who, &j, merged_worker, p.nth, &ran))) return s;
+        if (dw || db) {
+            j.r = &p.f4, j.nk = ran;
+            if ((s = run(c, who, &j, dw_reduce_worker, p.nth, NULL))) return s;
+        }
+        return NL_OK;
+    }
+    if (dw) {   /* weight gradient, and the bias gradient on the way */
+        j.r = &p.f4, j.x = x->data, j.dy = dy->data, j.dw = dw->data, j.db = db ? db->data : NULL;
+        int ran;
+        if ((s = run(c, who, &j, dw_worker, p.nth, &ran))) return s;
+        j.nk = ran;   /* the partial sums that were written */
+        if ((s = run(c, who, &j, dw_reduce_worker, p.nth, NULL))) return s;
+    } else if (db) {   /* db[o] += sum_{n,q} dy[n][o][q] */
+        const int64_t P = p.f4.ho * p.f4.wo;
         for (int64_t i = 0; i < n; i++)
             for (int64_t o = 0; o < co; o++) {
                 const float *r = dy->data + (i * co + o) * P;
@@ -797,20 +1037,13 @@ nl_status nl_winograd_backward(NlCtx *c, NlTensor *dx, NlTensor *dw, NlTensor *d
                 db->data[o] += (float)acc;
             }
     }
-    Job j = { .k = kern(), .p = &p, .base = aligned_base(ws), .n = n, .w = w->data,
-              .interrupted = c ? &c->interrupted : NULL };
-    if (dw) {
-        j.r = &p.f, j.x = x->data, j.dy = dy->data, j.dw = dw->data;
-        if ((s = run(c, who, &j, dw_worker, p.nth))) return s;
-        j.acc = p.nth;   /* partial sums to reduce */
-        if ((s = run(c, who, &j, dw_reduce_worker, p.nth))) return s;
-    }
     if (dx) {
-        /* dx += conv(dy, w flipped and transposed), pad 2 - pad */
-        j.r = &p.b, j.x = dy->data, j.y = dx->data, j.acc = 1, j.flip = 1, j.bias = NULL;
-        if ((s = run(c, who, &j, wtf_worker, p.nth))) return s;
-        if ((s = run(c, who, &j, conv_worker, p.nth))) return s;
+        /* dx += conv(dy, w flipped and transposed), pad 2 - pad, in 2x2 tiles */
+        Job jx = { .k = kern(), .p = &p, .r = &p.b, .base = aligned_base(ws), .n = n, .x = dy->data,
+                   .y = dx->data, .w = w->data, .acc = !dx_overwrite, .flip = 1,
+                   .interrupted = c ? &c->interrupted : NULL };
+        if ((s = run(c, who, &jx, wtf_worker, p.nth, NULL))) return s;
+        if ((s = run(c, who, &jx, conv_worker, p.nth, NULL))) return s;
     }
-    (void)ci;
     return NL_OK;
 }

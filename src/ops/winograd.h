@@ -1,4 +1,5 @@
-/* winograd.h: 3x3, stride-1 convolution by Winograd's minimal filtering F(4x4, 3x3)
+/* winograd.h: 3x3, stride-1 convolution by Winograd's minimal filtering F(4x4, 3x3) (and
+ * F(2x2, 3x3) for an accurate forward pass)
  * (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016), forward and
  * both backward gradients. Same tensors and results as src/ops/conv2d.h, to about 1e-5
  * relative (the transforms lose a little precision against im2col + sgemm):
@@ -11,7 +12,7 @@
  *   Y = A^T [ sum_c (G w[o,c] G^T) .* (B^T d_c B) ] A        (d_c: the 6x6 input patch)
  * i.e. 36 independent matrix products M[a] (tiles x Cout) = V[a] (tiles x Cin) . U[a] (Cin x Cout),
  * 36 multiplies per 16 outputs instead of 144 (4x fewer). The backward passes are
- *   dx = conv(dy, w flipped and transposed) with pad 2 - pad     (the same forward machinery)
+ *   dx = conv(dy, w flipped and transposed) with pad 2 - pad     (forward machinery, 2x2 tiles)
  *   dw = G^T [ sum_tiles (A dy A^T) .* (B^T d B) ] G            (dU[a] += V[a]^T . dM[a])
  *
  * The kernels run on the nl_parallel pool with c->threads threads (images split between
@@ -30,13 +31,23 @@ int nl_winograd_applies(int64_t kh, int64_t kw, int stride, int pad);
 int64_t nl_winograd_workspace(int64_t n, int64_t cin, int64_t cout, int64_t h, int64_t w, int pad,
                               int threads);
 
-/* y = conv(x, w) + b (overwrites y). */
+/* y = conv(x, w) + b (overwrites y), in tile x tile output tiles: tile 4 is F(4x4,3x3) (36
+ * multiplies per 16 outputs, rounding errors about 8x those of im2col + sgemm), tile 2 is
+ * F(2x2,3x3) (16 multiplies per 4 outputs, 2.25x fewer than direct, about as accurate as
+ * im2col: use it where a forward value decides something discrete, such as a ReLU gate or a
+ * max-pool choice that a test compares with another framework). */
 nl_status nl_winograd_forward(NlCtx *c, NlTensor *y, NlTensor *ws, const NlTensor *x,
-                              const NlTensor *w, const NlTensor *b, int pad);
+                              const NlTensor *w, const NlTensor *b, int pad, int tile);
 
-/* Gradients, accumulated (+=) as in nl_conv2d_backward; dx, dw, db may each be NULL. */
+/* Gradients, accumulated (+=) as in nl_conv2d_backward; dx, dw, db may each be NULL.
+ * dw in F(4x4,3x3) (about 5e-6 relative); dx in F(2x2,3x3), as accurate as im2col (a grad
+ * input travels on through the whole network); db comes out of the weight gradient's dy
+ * transform when dw is wanted. With pad 1 one sweep over the images does all three.
+ * dx_overwrite != 0: dx = (instead of +=) the input gradient, which spares the caller a
+ * zeroing pass over dx. */
 nl_status nl_winograd_backward(NlCtx *c, NlTensor *dx, NlTensor *dw, NlTensor *db, NlTensor *ws,
-                               const NlTensor *dy, const NlTensor *x, const NlTensor *w, int pad);
+                               const NlTensor *dy, const NlTensor *x, const NlTensor *w, int pad,
+                               int dx_overwrite);
 
 /* Which code the kernels use: "avx512" (intrinsics + own small GEMMs) or "generic"
  * (portable C + cblas_sgemm). nl_winograd_force_generic(1) selects the generic code even

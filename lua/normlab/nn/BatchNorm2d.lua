@@ -69,6 +69,8 @@ end
 
 -- One kernel call gives grad_input and (optionally) the parameter gradients.
 local function run_backward(self, x, gy, want_input, want_params)
+  self:expect_tensor(x, 'input')
+  self:expect_tensor(gy, 'grad_output')
   check_input(self, x)
   if gy:shape_str() ~= x:shape_str() then
     fail('grad_output %s does not match input %s', gy:shape_str(), x:shape_str())

@@ -68,6 +68,8 @@ function Linear:update_output(x)
 end
 
 local function run_backward(self, x, gy, want_input, want_params)
+  self:expect_tensor(x, 'input')
+  self:expect_tensor(gy, 'grad_output')
   check_input(self, x)
   if gy:dim() ~= 2 or gy:size(1) ~= x:size(1) or gy:size(2) ~= self.out_features then
     fail('grad_output %s does not match the output (%d,%d)', gy:shape_str(), x:size(1), self.out_features)

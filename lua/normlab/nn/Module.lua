@@ -73,11 +73,23 @@ function Module:reuse(name, dims)
   return t
 end
 
+-- Raises "Conv2d(3 -> 32, 3x3): expected a tensor input, got number" for a non-tensor
+-- (rather than Lua's "attempt to index a number value" from inside the layer).
+function Module:expect_tensor(v, what)
+  if not C.is_tensor(v) then
+    error(string.format('%s: expected a tensor %s, got %s', self:describe(), what, type(v)), 3)
+  end
+  return v
+end
+
 function Module:forward(x)
+  self:expect_tensor(x, 'input')
   return self:update_output(x)
 end
 
 function Module:backward(x, gy)
+  self:expect_tensor(x, 'input')
+  self:expect_tensor(gy, 'grad_output')
   local gx = self:update_grad_input(x, gy)
   self:acc_grad_parameters(x, gy)
   return gx

@@ -1,19 +1,23 @@
--- ReLU(): elementwise rectifier, y = max(x, 0), any input shape.
+-- ReLU([inplace]): elementwise rectifier, y = max(x, 0), any input shape.
 --
 --   forward  y = max(x, 0)
 --   backward dx = dy * [x > 0]   (0 at x == 0, as PyTorch)
+-- ReLU(true) works in place (torch/nn's nn.ReLU(true)): the output is the input tensor
+-- itself, overwritten, which saves one activation-sized tensor. The backward pass then reads
+-- the rectified values, which have the same sign pattern ([y > 0] == [x > 0]).
 -- Kernels: src/ops/act.c.
 local Module = require 'normlab.nn.Module'
 local C = require 'normlab.C'
 
 local ReLU = Module:extend('ReLU')
 
-function ReLU:init()
+function ReLU:init(inplace)
   Module.init(self)
+  self.inplace = inplace == true
 end
 
 function ReLU:update_output(x)
-  local y = self:reuse('output', x:size())
+  local y = self.inplace and x or self:reuse('output', x:size())
   C.relu_forward(y, x)
   self.output = y
   return y
@@ -33,7 +37,7 @@ end
 function ReLU:macs(in_shape) return 0, in_shape end
 
 require('normlab.help').register{ name = 'nn.ReLU', obj = ReLU,
-  sig = 'nn.ReLU()',
-  doc = 'y = max(x, 0).' }
+  sig = 'nn.ReLU([inplace])',
+  doc = 'y = max(x, 0); nn.ReLU(true) overwrites its input instead of allocating an output.' }
 
 return ReLU

@@ -8,6 +8,7 @@
 -- A child's error is rethrown with its position and description, e.g.
 --   "layer 3 (BatchNorm2d 64): BatchNorm2d: expected input (N,64,H,W), got (8,32,16,16)"
 local Module = require 'normlab.nn.Module'
+local C = require 'normlab.C'
 
 local Sequential = Module:extend('Sequential')
 
@@ -70,12 +71,55 @@ end
 
 -- Backward through the children in reverse order, each doing its own grad_input and
 -- parameter gradients in one call (BN/GN compute both in one pass).
+--
+-- Gradient buffers are recycled: once child i-1 has consumed child i's grad_input, that
+-- tensor goes to a free list (by shape, kept in self.grad_free across calls) and the next
+-- child that needs a grad_input of that shape finds it in its scratch (Module:reuse). So
+-- a deep net holds about two gradient tensors per shape instead of one per child. A tensor
+-- is recycled only when the child that consumed it returned a gradient of its own (its
+-- scratch.grad_input, a different tensor), so a child that returns a view of its
+-- grad_output (Flatten) or works in place keeps it alive; a buffer offered to a child that
+-- does not take it goes back to the list. The children's grad_input fields are cleared as
+-- their tensors are recycled (the first child's, which this returns, is kept).
+-- self.recycle_grads = false turns it off.
+local function recycle(self, i, g)
+  local prev = self.modules[i]
+  if not (prev and prev.scratch and rawequal(prev.grad_input, g) and rawequal(prev.scratch.grad_input, g)) then
+    return
+  end
+  prev.scratch.grad_input, prev.grad_input = nil, nil
+  local key = g:shape_str()
+  local list = self.grad_free[key]
+  if not list then list = {}; self.grad_free[key] = list end
+  list[#list + 1] = g
+end
+
 function Sequential:backward(x, gy)
+  local on = self.recycle_grads ~= false
+  if on and not self.grad_free then self.grad_free = {} end
   local g = gy
   for i = #self.modules, 1, -1 do
     local m = self.modules[i]
-    local ok, gi = pcall(m.backward, m, input_of(self, x, i), g)
+    local xi = input_of(self, x, i)
+    local offered
+    if on and i > 1 and m.scratch and (m.scratch.grad_input == nil or C.is_tensor(m.scratch.grad_input)) then
+      local list = self.grad_free[xi:shape_str()]
+      if list and #list > 0 then
+        offered = table.remove(list)
+        m.scratch.grad_input = offered
+      end
+    end
+    local ok, gi = pcall(m.backward, m, xi, g)
     if not ok then rethrow(i, m, gi) end
+    if offered and not rawequal(m.scratch.grad_input, offered) then   -- not taken: back to the list
+      local list = self.grad_free[offered:shape_str()]
+      list[#list + 1] = offered
+    end
+    -- child i+1's grad_input g is consumed: recycle it if child i's result is its own tensor
+    if on and i < #self.modules and C.is_tensor(gi) and not rawequal(gi, g)
+        and m.scratch and rawequal(m.scratch.grad_input, gi) then
+      recycle(self, i + 1, g)
+    end
     g = gi
   end
   self.grad_input = g
@@ -139,6 +183,7 @@ end
 
 function Sequential:clear_state()
   Module.clear_state(self)
+  self.grad_free = nil
   for _, m in ipairs(self.modules) do m:clear_state() end
   return self
 end
