@@ -21,7 +21,7 @@ local study = {
     {'order', type = 'string', default = 'cna', choices = {'cna', 'can'}, protocol = true, tag = true,
      help = 'block order'},
   },
-  quick = {batch_sizes = {4, 16, 64}, epochs = 2, subset = 768, test_subset = 500},
+  quick = {batch_sizes = {8, 32, 128}, epochs = 3, subset = 1536, test_subset = 500},
   adjust = function(o, given, p)
     if o.many_epochs then
       p:get('epochs').default = 60 -- the protocol's number for this variant

@@ -16,7 +16,7 @@ local study = {
     {'depth', type = 'int', default = 8, min = 1, protocol = true, tag = true, help = 'blocks (1..8)'},
     {'batch-size', type = 'int', default = 128, min = 1, protocol = true, tag = true, help = 'batch size'},
   },
-  quick = {epochs = 2, subset = 1000, test_subset = 500},
+  quick = {epochs = 4, subset = 2500, test_subset = 500},
   configs = function(o)
     local out = {}
     for _, c in ipairs(o.configs) do

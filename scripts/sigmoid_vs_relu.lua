@@ -21,7 +21,7 @@ local study = {
      help = 'block order: cna = conv, norm, act; can = conv, act, norm'},
     {'batch-size', type = 'int', default = 128, min = 1, protocol = true, tag = true, help = 'batch size'},
   },
-  quick = {depths = {1, 2, 4, 8}, epochs = 2, subset = 1000, test_subset = 500},
+  quick = {depths = {1, 2, 4, 8}, epochs = 4, subset = 2500, test_subset = 500},
   configs = function(o)
     local out = {}
     for _, d in ipairs(o.depths) do
