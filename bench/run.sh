@@ -161,4 +161,5 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "META minutes=$(( (SECONDS - start + 30) / 60 ))"
 } >>"$raw"
 
+cp "$raw" "$build/bench/last_run.txt"   # the raw lines: python3 bench/summarize.py FILE OUT redoes the table
 $PY bench/summarize.py "$raw" "$out"

@@ -169,6 +169,19 @@ def main(raw_path, out_path):
     md.append("")
     md.append("## Results")
     md.append("")
+    try:
+        loads = [float(meta.get(k, "0").split()[0]) for k in ("load_before", "load_after")]
+        cores = int(meta.get("cores", "2"))
+    except ValueError:
+        loads, cores = [0.0], 2
+    if max(loads) > 0.5 * cores:
+        md.append(f"**Warning: the machine was busy (1-minute load average {max(loads):.1f} on {cores} cores "
+                  f"from other jobs).** Both frameworks then run with fewer cores than threads; PyTorch's "
+                  f"OpenMP threads wait for each other at every parallel region and lose far more than "
+                  f"normlab (whose pool sleeps after 100 us), especially at small batch sizes, so the "
+                  f"ratios below overstate normlab's advantage. Rerun on a quiet machine "
+                  f"(`bash bench/run.sh --wait-quiet 30`).")
+        md.append("")
     md.extend(table)
     md.append("")
     md.append(f"Geometric mean of the normlab/PyTorch speed ratios: **{geo:.2f}**" +

@@ -14,8 +14,9 @@
 -- the optional forward pass in F(4x4,3x3)). Conv2d.algorithm (or m.algorithm) picks:
 --   'auto' (default)  the forward pass by im2col + sgemm; the backward pass (grad input,
 --                     grad weight, grad bias) by Winograd for 3x3 stride-1 layers with at
---                     least WINOGRAD_MIN_CIN input channels and a batch of at least
---                     WINOGRAD_MIN_PIXELS output pixels, im2col otherwise
+--                     least WINOGRAD_MIN_CIN input channels and at least
+--                     Conv2d.winograd_min_pixels * (threads - 1) output pixels (batch x Ho x
+--                     Wo), im2col otherwise
 --   'winograd'        Winograd for the forward pass too, whenever the geometry allows it
 --   'plain'           im2col + sgemm everywhere
 -- The forward pass stays on im2col by default because its values decide discrete things
@@ -30,10 +31,12 @@ local Conv2d = Module:extend('Conv2d')
 
 Conv2d.algorithm = 'auto'
 -- Below this many input channels the transforms cost more than the multiplies they save;
--- below this many output pixels per call (batch x Ho x Wo) the transformed weights and
--- their gradients (36 x Cin x Cout each, per thread) cost more than the tiles save.
+-- with few output pixels per call (batch x Ho x Wo) the transformed weights and the weight
+-- gradient's partial sums (36 x Cin x Cout each, one per extra thread) cost more than the
+-- tiles save: measured at batch 2, one thread gains from Winograd on every layer, two threads
+-- lose on the 16x16 and 8x8 layers (512 and 128 pixels).
 local WINOGRAD_MIN_CIN = 16
-local WINOGRAD_MIN_PIXELS = 1024
+Conv2d.winograd_min_pixels = 1024   -- (a class field, for tuning)
 
 local function fail(fmt, ...)
   error('Conv2d: ' .. string.format(fmt, ...), 0)
@@ -137,7 +140,7 @@ local function use_winograd(self, pass, x)
   end
   if algo == 'winograd' then return true end
   local pixels = x:size(1) * (x:size(3) + 2 * self.padding - 2) * (x:size(4) + 2 * self.padding - 2)
-  return self.in_channels >= WINOGRAD_MIN_CIN and pixels >= WINOGRAD_MIN_PIXELS
+  return self.in_channels >= WINOGRAD_MIN_CIN and pixels >= self.winograd_min_pixels * (C.get_threads() - 1)
 end
 
 -- The Winograd kernels' scratch for an input x (sized for the current thread count).
@@ -197,7 +200,10 @@ end
 
 function Conv2d:update_grad_input(x, gy) return run_backward(self, x, gy, true, false) end
 function Conv2d:acc_grad_parameters(x, gy) run_backward(self, x, gy, false, true) end
-function Conv2d:backward(x, gy) return run_backward(self, x, gy, true, true) end
+function Conv2d:backward(x, gy)
+  self:expect_tensor(x, 'input'); self:expect_tensor(gy, 'grad_output')
+  return run_backward(self, x, gy, true, true)
+end
 
 function Conv2d:clear_state()
   Module.clear_state(self)

@@ -95,6 +95,7 @@ local function recycle(self, i, g)
 end
 
 function Sequential:backward(x, gy)
+  self:expect_tensor(x, 'input'); self:expect_tensor(gy, 'grad_output')
   local on = self.recycle_grads ~= false
   if on and not self.grad_free then self.grad_free = {} end
   local g = gy
