@@ -42,13 +42,7 @@ local function fail(fmt, ...)
   error('Conv2d: ' .. string.format(fmt, ...), 0)
 end
 
--- Without opts.gen every layer draws from one shared generator (seed 0, stream 'init').
-local default_gen
-local function init_gen(opts)
-  if opts.gen then return opts.gen end
-  default_gen = default_gen or C.generator_new(0, 'init')
-  return default_gen
-end
+local init_gen = Module.init_generator
 
 -- Sizes are integers (integral floats such as 32.0 are accepted and converted).
 local function positive_int(v, what, min)

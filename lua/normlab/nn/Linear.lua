@@ -14,13 +14,7 @@ local function fail(fmt, ...)
   error('Linear: ' .. string.format(fmt, ...), 0)
 end
 
--- Without opts.gen every layer draws from one shared generator (seed 0, stream 'init').
-local default_gen
-local function init_gen(opts)
-  if opts.gen then return opts.gen end
-  default_gen = default_gen or C.generator_new(0, 'init')
-  return default_gen
-end
+local init_gen = Module.init_generator
 
 function Linear:init(nin, nout, opts)
   Module.init(self)

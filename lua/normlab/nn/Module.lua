@@ -34,6 +34,16 @@ function Module:init()
   self.training = true
 end
 
+-- The generator a layer initialises its weights from: opts.gen, or else one
+-- generator shared by every layer (seed 0, stream 'init'), so that layers
+-- built without a generator still get different, reproducible weights.
+local default_gen
+function Module.init_generator(opts)
+  if opts and opts.gen then return opts.gen end
+  default_gen = default_gen or C.generator_new(0, 'init')
+  return default_gen
+end
+
 function Module:type_name() return getmetatable(self).__name end
 
 -- A one-line description (layers override it with their sizes).
