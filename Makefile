@@ -22,7 +22,7 @@ all: normlab $(BUILD)/libnormlab.a
 
 $(BUILD)/%.o: %.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DNL_SOURCE_LUA_DIR='"$(CURDIR)/lua"' -DNL_INSTALL_LUA_DIR='"$(LUADIR)"' -c $< -o $@
+	$(CC) $(CFLAGS) -DNL_INSTALL_LUA_DIR='"$(LUADIR)"' -c $< -o $@
 
 $(BUILD)/libnormlab.a: $(CORE_OBJ)
 	@rm -f $@
