@@ -89,6 +89,14 @@ T.test("auto: im2col forward, winograd backward only for 3x3 stride 1 with >= 16
     m.algorithm = 'winograd'
     fb(m, nl.zeros(1, 3, 6, 6))
     T.eq(calls.wf .. ' ' .. calls.wb, '1 2', "algorithm = 'winograd': both passes, even for 3 channels and 36 pixels")
+    local big = nn.Conv2d(16, 8, 3, { padding = 1 })
+    big.algorithm = 'winograd-auto'
+    fb(big, nl.zeros(4, 16, 16, 16))
+    T.eq(calls.wf .. ' ' .. calls.wb, '2 3', "'winograd-auto': both passes by winograd for 16 channels")
+    local small = nn.Conv2d(3, 8, 3, { padding = 1 })
+    small.algorithm = 'winograd-auto'
+    fb(small, nl.zeros(4, 3, 16, 16))
+    T.eq(calls.wf .. ' ' .. calls.pf .. ' ' .. calls.pb, '2 6 5', "'winograd-auto': 3 channels stay on im2col")
     m.algorithm = 'plain'
     fb(nn.Conv2d(16, 8, 3, { padding = 1 }), nl.zeros(1, 16, 6, 6))
     m.algorithm = 'fast'

@@ -17,7 +17,9 @@
 --                     least WINOGRAD_MIN_CIN input channels and at least
 --                     Conv2d.winograd_min_pixels * (threads - 1) output pixels (batch x Ho x
 --                     Wo), im2col otherwise
---   'winograd'        Winograd for the forward pass too, whenever the geometry allows it
+--   'winograd'        Winograd for both passes whenever the geometry allows it
+--   'winograd-auto'   the 'auto' rule for both passes: Winograd F(4x4,3x3) forward too, where
+--                     it pays (what the study scripts train with, their --conv default)
 --   'plain'           im2col + sgemm everywhere
 -- The forward pass stays on im2col by default because its values decide discrete things
 -- downstream (ReLU gates, max-pool choices): a difference of 1e-6 can flip a gate whose
@@ -125,8 +127,8 @@ end
 -- algorithm setting, then the geometry)
 local function use_winograd(self, pass, x)
   local algo = self.algorithm
-  if algo ~= 'auto' and algo ~= 'plain' and algo ~= 'winograd' then
-    fail("algorithm must be 'auto', 'plain' or 'winograd', got %s", tostring(algo))
+  if algo ~= 'auto' and algo ~= 'plain' and algo ~= 'winograd' and algo ~= 'winograd-auto' then
+    fail("algorithm must be 'auto', 'plain' or 'winograd' (or 'winograd-auto'), got %s", tostring(algo))
   end
   if algo == 'plain' or (algo == 'auto' and pass == 'forward')
       or not C.winograd_applies(self.kh, self.kw, self.stride, self.padding) then
