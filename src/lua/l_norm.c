@@ -5,10 +5,14 @@
  * Optional tensors (running stats, gamma/beta, gradients not wanted) are nil.
  *
  *   C.bn_forward(y, save_mean, save_invstd, running_mean|nil, running_var|nil,
- *                x, gamma|nil, beta|nil, train, momentum, eps)
- *   C.bn_backward(dx|nil, dgamma|nil, dbeta|nil, dy, x, gamma|nil, save_mean, save_invstd, train)
- *   C.gn_forward(y, save_mean, save_invstd, x, gamma|nil, beta|nil, groups, eps)
- *   C.gn_backward(dx|nil, dgamma|nil, dbeta|nil, dy, x, gamma|nil, save_mean, save_invstd, groups)
+ *                x, gamma|nil, beta|nil, train, momentum, eps [, relu])
+ *   C.bn_backward(dx|nil, dgamma|nil, dbeta|nil, dy, x, gamma|nil, save_mean, save_invstd, train
+ *                 [, relu_y])
+ *   C.gn_forward(y, save_mean, save_invstd, x, gamma|nil, beta|nil, groups, eps [, relu])
+ *   C.gn_backward(dx|nil, dgamma|nil, dbeta|nil, dy, x, gamma|nil, save_mean, save_invstd, groups
+ *                 [, relu_y])
+ *   relu = true fuses a ReLU behind the norm (batchnorm.h's nl_bn_relu_forward); its backward
+ *   then takes the rectified output relu_y, which masks dy.
  *   C.gn_check_groups(groups, channels)
  *   C.xent_forward(logits, labels) -> loss          C.xent_correct(logits, labels) -> count
  *   C.xent_backward(dlogits, logits, labels [, grad_loss = 1])
@@ -41,7 +45,9 @@ static int l_bn_forward(lua_State *L) {
     luaL_checktype(L, 9, LUA_TBOOLEAN);
     const int train = lua_toboolean(L, 9);
     const double momentum = luaL_checknumber(L, 10), eps = luaL_checknumber(L, 11);
-    raise_if(L, c, nl_bn_forward(c, y, sm, si, rm, rv, x, gamma, beta, train, momentum, eps));
+    const int relu = lua_toboolean(L, 12);
+    raise_if(L, c, (relu ? nl_bn_relu_forward : nl_bn_forward)(c, y, sm, si, rm, rv, x, gamma, beta, train,
+                                                             momentum, eps));
     return 0;
 }
 
@@ -53,7 +59,9 @@ static int l_bn_backward(lua_State *L) {
                    *gamma = nl_lua_opttensor(L, 6), *sm = nl_lua_checktensor(L, 7),
                    *si = nl_lua_checktensor(L, 8);
     luaL_checktype(L, 9, LUA_TBOOLEAN);
-    raise_if(L, c, nl_bn_backward(c, dx, dg, db, dy, x, gamma, sm, si, lua_toboolean(L, 9)));
+    const NlTensor *relu_y = nl_lua_opttensor(L, 10);
+    raise_if(L, c, relu_y ? nl_bn_relu_backward(c, dx, dg, db, dy, x, relu_y, gamma, sm, si, lua_toboolean(L, 9))
+                          : nl_bn_backward(c, dx, dg, db, dy, x, gamma, sm, si, lua_toboolean(L, 9)));
     return 0;
 }
 
@@ -65,7 +73,8 @@ static int l_gn_forward(lua_State *L) {
                    *beta = nl_lua_opttensor(L, 6);
     const lua_Integer groups = luaL_checkinteger(L, 7);
     const double eps = luaL_checknumber(L, 8);
-    raise_if(L, c, nl_gn_forward(c, y, sm, si, x, gamma, beta, groups, eps));
+    raise_if(L, c, (lua_toboolean(L, 9) ? nl_gn_relu_forward : nl_gn_forward)(c, y, sm, si, x, gamma, beta,
+                                                                              groups, eps));
     return 0;
 }
 
@@ -77,7 +86,9 @@ static int l_gn_backward(lua_State *L) {
                    *gamma = nl_lua_opttensor(L, 6), *sm = nl_lua_checktensor(L, 7),
                    *si = nl_lua_checktensor(L, 8);
     const lua_Integer groups = luaL_checkinteger(L, 9);
-    raise_if(L, c, nl_gn_backward(c, dx, dg, db, dy, x, gamma, sm, si, groups));
+    const NlTensor *relu_y = nl_lua_opttensor(L, 10);
+    raise_if(L, c, relu_y ? nl_gn_relu_backward(c, dx, dg, db, dy, x, relu_y, gamma, sm, si, groups)
+                          : nl_gn_backward(c, dx, dg, db, dy, x, gamma, sm, si, groups));
     return 0;
 }
 

@@ -47,7 +47,7 @@ static nl_status check_input(NlCtx *c, const char *what, const NlTensor *x) {
 typedef struct {
     NlTensor *y, *save_mean, *save_invstd, *running_mean, *running_var;
     const NlTensor *x, *gamma, *beta;
-    int train, phase;
+    int train, phase, relu;
     double momentum, eps;
     int64_t N, C, HW, M;
     volatile sig_atomic_t *interrupted;
@@ -91,14 +91,15 @@ static void bn_fwd_worker(void *arg, int tid, int nth) {
         const double scale = (j->gamma ? j->gamma->data[ch] : 1.0) * (double)j->save_invstd->data[ch];
         const double shift = j->beta ? j->beta->data[ch] : 0.0;
         for (int64_t n = 0; n < N; n++)
-            nl_nl_affine(j->y->data + (n * C + ch) * HW, j->x->data + (n * C + ch) * HW, HW, mean, scale, shift);
+            nl_nl_affine(j->y->data + (n * C + ch) * HW, j->x->data + (n * C + ch) * HW, HW, mean, scale, shift,
+                         j->relu);
     }
 }
 
-nl_status nl_bn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *save_invstd,
-                        NlTensor *running_mean, NlTensor *running_var,
-                        const NlTensor *x, const NlTensor *gamma, const NlTensor *beta,
-                        int train, double momentum, double eps) {
+static nl_status bn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *save_invstd,
+                            NlTensor *running_mean, NlTensor *running_var,
+                            const NlTensor *x, const NlTensor *gamma, const NlTensor *beta,
+                            int train, double momentum, double eps, int relu) {
     nl_status s;
     if ((s = check_input(c, "input", x))) return s;
     if ((s = nl_check_same(c, "batchnorm: output", y, x))) return s;
@@ -124,7 +125,7 @@ nl_status nl_bn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *sa
 
     BnFwd j = { .y = y, .save_mean = save_mean, .save_invstd = save_invstd, .running_mean = running_mean,
                 .running_var = running_var, .x = x, .gamma = gamma, .beta = beta, .train = train,
-                .momentum = momentum, .eps = eps, .N = N, .C = C, .HW = HW, .M = M,
+                .momentum = momentum, .eps = eps, .N = N, .C = C, .HW = HW, .M = M, .relu = relu,
                 .interrupted = &c->interrupted };
     const int nth = bn_threads(c, x->numel);
     /* Phase 1: the statistics this pass normalizes with, into the cache (train mode
@@ -140,9 +141,26 @@ nl_status nl_bn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *sa
     return NL_OK;
 }
 
+nl_status nl_bn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *save_invstd,
+                        NlTensor *running_mean, NlTensor *running_var,
+                        const NlTensor *x, const NlTensor *gamma, const NlTensor *beta,
+                        int train, double momentum, double eps) {
+    return bn_forward(c, y, save_mean, save_invstd, running_mean, running_var, x, gamma, beta, train,
+                      momentum, eps, 0);
+}
+
+nl_status nl_bn_relu_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *save_invstd,
+                             NlTensor *running_mean, NlTensor *running_var,
+                             const NlTensor *x, const NlTensor *gamma, const NlTensor *beta,
+                             int train, double momentum, double eps) {
+    return bn_forward(c, y, save_mean, save_invstd, running_mean, running_var, x, gamma, beta, train,
+                      momentum, eps, 1);
+}
+
 typedef struct {
     NlTensor *dx, *dgamma, *dbeta;
     const NlTensor *dy, *x, *gamma, *save_mean, *save_invstd;
+    const float *relu_y;   /* a fused ReLU's rectified output (masks dy), or NULL */
     int train;
     int64_t N, C, HW, M;
     volatile sig_atomic_t *interrupted;
@@ -162,7 +180,9 @@ static void bn_bwd_worker(void *arg, int tid, int nth) {
         double sdy = 0, sdyx = 0;
         for (int64_t n = 0; n < N; n++) {
             double a, b;
-            nl_nl_dot_xhat(j->dy->data + (n * C + ch) * HW, j->x->data + (n * C + ch) * HW, HW, mean, invstd, &a, &b);
+            const int64_t off = (n * C + ch) * HW;
+            nl_nl_dot_xhat(j->dy->data + off, j->relu_y ? j->relu_y + off : NULL, j->x->data + off, HW, mean,
+                           invstd, &a, &b);
             sdy += a, sdyx += b;
         }
         if (j->dbeta) j->dbeta->data[ch] += (float)sdy;
@@ -173,17 +193,20 @@ static void bn_bwd_worker(void *arg, int tid, int nth) {
         const double mdyx = j->train ? sdyx / (double)M : 0.0;              /* mean(dy*xhat) */
         for (int64_t n = 0; n < N; n++) {
             const int64_t off = (n * C + ch) * HW;
-            nl_nl_bn_dx(j->dx->data + off, j->dy->data + off, j->x->data + off, HW, mean, invstd, k, mdy, mdyx);
+            nl_nl_bn_dx(j->dx->data + off, j->dy->data + off, j->relu_y ? j->relu_y + off : NULL,
+                        j->x->data + off, HW, mean, invstd, k, mdy, mdyx);
         }
     }
 }
 
-nl_status nl_bn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbeta,
-                         const NlTensor *dy, const NlTensor *x, const NlTensor *gamma,
-                         const NlTensor *save_mean, const NlTensor *save_invstd, int train) {
+static nl_status bn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbeta,
+                             const NlTensor *dy, const NlTensor *x, const NlTensor *relu_y,
+                             const NlTensor *gamma, const NlTensor *save_mean,
+                             const NlTensor *save_invstd, int train) {
     nl_status s;
     if ((s = check_input(c, "input", x))) return s;
     if ((s = nl_check_same(c, "batchnorm: grad_output", dy, x))) return s;
+    if (relu_y && (s = nl_check_same(c, "batchnorm: the fused ReLU's output", relu_y, x))) return s;
     if (dx && (s = nl_check_same(c, "batchnorm: grad_input", dx, x))) return s;
     if (!save_mean || !save_invstd)
         return nl_fail(c, NL_EARG, "batchnorm: save_mean and save_invstd are required");
@@ -195,8 +218,22 @@ nl_status nl_bn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbe
     const int64_t N = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
     BnBwd j = { .dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dy = dy, .x = x, .gamma = gamma,
                 .save_mean = save_mean, .save_invstd = save_invstd, .train = train, .N = N, .C = C,
-                .HW = HW, .M = N * HW, .interrupted = &c->interrupted };
+                .HW = HW, .M = N * HW, .relu_y = relu_y ? relu_y->data : NULL,
+                .interrupted = &c->interrupted };
     nl_parallel(bn_threads(c, x->numel), bn_bwd_worker, &j);
     if (j.stopped) return nl_fail(c, NL_EINTR, "batchnorm: interrupted");
     return NL_OK;
+}
+
+nl_status nl_bn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbeta,
+                         const NlTensor *dy, const NlTensor *x, const NlTensor *gamma,
+                         const NlTensor *save_mean, const NlTensor *save_invstd, int train) {
+    return bn_backward(c, dx, dgamma, dbeta, dy, x, NULL, gamma, save_mean, save_invstd, train);
+}
+
+nl_status nl_bn_relu_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbeta,
+                              const NlTensor *dy, const NlTensor *x, const NlTensor *y,
+                              const NlTensor *gamma, const NlTensor *save_mean,
+                              const NlTensor *save_invstd, int train) {
+    return bn_backward(c, dx, dgamma, dbeta, dy, x, y, gamma, save_mean, save_invstd, train);
 }

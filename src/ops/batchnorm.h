@@ -38,4 +38,18 @@ nl_status nl_bn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbe
                          const NlTensor *dy, const NlTensor *x, const NlTensor *gamma,
                          const NlTensor *save_mean, const NlTensor *save_invstd, int train);
 
+/* BatchNorm2d followed by ReLU in one pass each way (the cna block's norm -> act):
+ *   forward   y = max(bn(x), 0), elementwise exactly as nl_bn_forward then nl_relu_forward
+ *   backward  as nl_bn_backward with dy taken as 0 where the rectified output y is not
+ *             positive (nl_relu_backward's rule), bitwise the same as the two separate calls
+ * It saves a read and a write of the activations in each direction. */
+nl_status nl_bn_relu_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *save_invstd,
+                             NlTensor *running_mean, NlTensor *running_var,
+                             const NlTensor *x, const NlTensor *gamma, const NlTensor *beta,
+                             int train, double momentum, double eps);
+nl_status nl_bn_relu_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbeta,
+                              const NlTensor *dy, const NlTensor *x, const NlTensor *y,
+                              const NlTensor *gamma, const NlTensor *save_mean,
+                              const NlTensor *save_invstd, int train);
+
 #endif

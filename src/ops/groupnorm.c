@@ -23,6 +23,8 @@
 typedef struct {
     NlTensor *y, *save_mean, *save_invstd, *dx, *dgamma, *dbeta;
     const NlTensor *x, *dy, *gamma, *beta, *cmean, *cinvstd;
+    const float *relu_y;   /* backward: a fused ReLU's rectified output (masks dy), or NULL */
+    int relu;              /* forward: rectify the output (a fused ReLU) */
     int64_t N, C, HW, CG, M, groups;
     double eps;
     volatile sig_atomic_t *interrupted;
@@ -52,7 +54,7 @@ static void gn_fwd_worker(void *arg, int tid, int nth) {
                 const int64_t ch = g * CG + k;
                 const double scale = (j->gamma ? j->gamma->data[ch] : 1.0) * invstd;
                 const double shift = j->beta ? j->beta->data[ch] : 0.0;
-                nl_nl_affine(q + k * HW, p + k * HW, HW, mean, scale, shift);
+                nl_nl_affine(q + k * HW, p + k * HW, HW, mean, scale, shift, j->relu);
             }
         }
     }
@@ -68,6 +70,7 @@ static void gn_bwd_worker(void *arg, int tid, int nth) {
         for (int64_t g = g0; g < g1; g++) {
             const int64_t off = (n * C + g * CG) * HW;
             const float *p = j->x->data + off, *gy = j->dy->data + off;
+            const float *ry = j->relu_y ? j->relu_y + off : NULL;
             const double mean = j->cmean->data[n * G + g];
             const double invstd = j->cinvstd->data[n * G + g];
             /* Per channel of the group: sum(dy), sum(dy*xhat) give dbeta/dgamma; their
@@ -76,7 +79,7 @@ static void gn_bwd_worker(void *arg, int tid, int nth) {
             for (int64_t k = 0; k < CG; k++) {
                 const int64_t ch = g * CG + k;
                 double sdy, sdyx;
-                nl_nl_dot_xhat(gy + k * HW, p + k * HW, HW, mean, invstd, &sdy, &sdyx);
+                nl_nl_dot_xhat(gy + k * HW, ry ? ry + k * HW : NULL, p + k * HW, HW, mean, invstd, &sdy, &sdyx);
                 if (j->dbeta) j->dbeta->data[ch] += (float)sdy;
                 if (j->dgamma) j->dgamma->data[ch] += (float)sdyx;
                 const double ga = j->gamma ? j->gamma->data[ch] : 1.0;
@@ -88,7 +91,8 @@ static void gn_bwd_worker(void *arg, int tid, int nth) {
             float *q = j->dx->data + off;
             for (int64_t k = 0; k < CG; k++) {
                 const double ga = j->gamma ? j->gamma->data[g * CG + k] : 1.0;
-                nl_nl_gn_dx(q + k * HW, gy + k * HW, p + k * HW, HW, mean, invstd, ga, mdxh, mdxhx);
+                nl_nl_gn_dx(q + k * HW, gy + k * HW, ry ? ry + k * HW : NULL, p + k * HW, HW, mean, invstd, ga, mdxh,
+                            mdxhx);
             }
         }
     }
@@ -129,9 +133,9 @@ static nl_status check_args(NlCtx *c, const NlTensor *x, int64_t groups, const c
     return nl_check_shape(c, "groupnorm: save_invstd", save_invstd, 2, ng);
 }
 
-nl_status nl_gn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *save_invstd,
-                        const NlTensor *x, const NlTensor *gamma, const NlTensor *beta,
-                        int64_t groups, double eps) {
+static nl_status gn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *save_invstd,
+                            const NlTensor *x, const NlTensor *gamma, const NlTensor *beta,
+                            int64_t groups, double eps, int relu) {
     const char *names[] = {"gamma", "beta"};
     const NlTensor *vecs[] = {gamma, beta};
     nl_status s = check_args(c, x, groups, names, vecs, 2, save_mean, save_invstd);
@@ -143,8 +147,43 @@ nl_status nl_gn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *sa
     const int64_t CG = C / groups;   /* channels per group */
     GnJob j = { .y = y, .save_mean = save_mean, .save_invstd = save_invstd, .x = x, .gamma = gamma,
                 .beta = beta, .N = N, .C = C, .HW = HW, .CG = CG, .M = CG * HW, .groups = groups,
-                .eps = eps, .interrupted = &c->interrupted };
+                .eps = eps, .relu = relu, .interrupted = &c->interrupted };
     nl_parallel(gn_threads(c, x->numel, groups), gn_fwd_worker, &j);
+    if (j.stopped) return nl_fail(c, NL_EINTR, "groupnorm: interrupted");
+    return NL_OK;
+}
+
+nl_status nl_gn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *save_invstd,
+                        const NlTensor *x, const NlTensor *gamma, const NlTensor *beta,
+                        int64_t groups, double eps) {
+    return gn_forward(c, y, save_mean, save_invstd, x, gamma, beta, groups, eps, 0);
+}
+
+nl_status nl_gn_relu_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *save_invstd,
+                             const NlTensor *x, const NlTensor *gamma, const NlTensor *beta,
+                             int64_t groups, double eps) {
+    return gn_forward(c, y, save_mean, save_invstd, x, gamma, beta, groups, eps, 1);
+}
+
+static nl_status gn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbeta,
+                             const NlTensor *dy, const NlTensor *x, const NlTensor *relu_y,
+                             const NlTensor *gamma, const NlTensor *save_mean,
+                             const NlTensor *save_invstd, int64_t groups) {
+    const char *names[] = {"gamma", "dgamma", "dbeta"};
+    const NlTensor *vecs[] = {gamma, dgamma, dbeta};
+    nl_status s = check_args(c, x, groups, names, vecs, 3, save_mean, save_invstd);
+    if (s) return s;
+    if ((s = nl_check_same(c, "groupnorm: grad_output", dy, x))) return s;
+    if (dx && (s = nl_check_same(c, "groupnorm: grad_input", dx, x))) return s;
+    if (relu_y && (s = nl_check_same(c, "groupnorm: the fused ReLU's output", relu_y, x))) return s;
+
+    const int64_t N = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
+    const int64_t CG = C / groups;
+    GnJob j = { .dx = dx, .dgamma = dgamma, .dbeta = dbeta, .x = x, .dy = dy, .gamma = gamma,
+                .cmean = save_mean, .cinvstd = save_invstd, .N = N, .C = C, .HW = HW, .CG = CG,
+                .M = CG * HW, .groups = groups, .relu_y = relu_y ? relu_y->data : NULL,
+                .interrupted = &c->interrupted };
+    nl_parallel(gn_threads(c, x->numel, groups), gn_bwd_worker, &j);
     if (j.stopped) return nl_fail(c, NL_EINTR, "groupnorm: interrupted");
     return NL_OK;
 }
@@ -153,19 +192,12 @@ nl_status nl_gn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbe
                          const NlTensor *dy, const NlTensor *x, const NlTensor *gamma,
                          const NlTensor *save_mean, const NlTensor *save_invstd,
                          int64_t groups) {
-    const char *names[] = {"gamma", "dgamma", "dbeta"};
-    const NlTensor *vecs[] = {gamma, dgamma, dbeta};
-    nl_status s = check_args(c, x, groups, names, vecs, 3, save_mean, save_invstd);
-    if (s) return s;
-    if ((s = nl_check_same(c, "groupnorm: grad_output", dy, x))) return s;
-    if (dx && (s = nl_check_same(c, "groupnorm: grad_input", dx, x))) return s;
+    return gn_backward(c, dx, dgamma, dbeta, dy, x, NULL, gamma, save_mean, save_invstd, groups);
+}
 
-    const int64_t N = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
-    const int64_t CG = C / groups;
-    GnJob j = { .dx = dx, .dgamma = dgamma, .dbeta = dbeta, .x = x, .dy = dy, .gamma = gamma,
-                .cmean = save_mean, .cinvstd = save_invstd, .N = N, .C = C, .HW = HW, .CG = CG,
-                .M = CG * HW, .groups = groups, .interrupted = &c->interrupted };
-    nl_parallel(gn_threads(c, x->numel, groups), gn_bwd_worker, &j);
-    if (j.stopped) return nl_fail(c, NL_EINTR, "groupnorm: interrupted");
-    return NL_OK;
+nl_status nl_gn_relu_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbeta,
+                              const NlTensor *dy, const NlTensor *x, const NlTensor *y,
+                              const NlTensor *gamma, const NlTensor *save_mean,
+                              const NlTensor *save_invstd, int64_t groups) {
+    return gn_backward(c, dx, dgamma, dbeta, dy, x, y, gamma, save_mean, save_invstd, groups);
 }

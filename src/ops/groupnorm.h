@@ -34,4 +34,14 @@ nl_status nl_gn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbe
  * "groupnorm: 32 groups do not divide 48 channels" (or groups < 1). */
 nl_status nl_gn_check_groups(NlCtx *c, int64_t groups, int64_t channels);
 
+/* GroupNorm followed by ReLU in one pass each way, exactly as nl_bn_relu_forward /
+ * nl_bn_relu_backward do for batch norm (y: the rectified output). */
+nl_status nl_gn_relu_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *save_invstd,
+                             const NlTensor *x, const NlTensor *gamma, const NlTensor *beta,
+                             int64_t groups, double eps);
+nl_status nl_gn_relu_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbeta,
+                              const NlTensor *dy, const NlTensor *x, const NlTensor *y,
+                              const NlTensor *gamma, const NlTensor *save_mean,
+                              const NlTensor *save_invstd, int64_t groups);
+
 #endif

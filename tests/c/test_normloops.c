@@ -2,6 +2,7 @@
  * loops they replace (in batchnorm.c, groupnorm.c, optim.c): every per-element result
  * bitwise equal, the sums equal to 1e-12 relative (they are only reassociated), for lengths
  * that leave every remainder, on whatever ISA this CPU selects. Seeded (SEED). */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include "check.h"
@@ -31,28 +32,55 @@ int main(void) {
             sgx += gy.data[i] * ((p.data[i] - mean) * is);
         }
         double vs = nl_nl_sum(p.data, n), vsq = nl_nl_sumsq_dev(p.data, n, mean), vsg, vsgx;
-        nl_nl_dot_xhat(gy.data, p.data, n, mean, is, &vsg, &vsgx);
+        nl_nl_dot_xhat(gy.data, NULL, p.data, n, mean, is, &vsg, &vsgx);
         double e = fabs(vs - s) + fabs(vsq - sq) + fabs(vsg - sg) + fabs(vsgx - sgx);
         snprintf(name, sizeof name, "sums, n = %lld (seed %u)", (long long)n, SEED);
         CHECK(e <= 1e-12 * (1 + fabs(s) + sq + fabs(sg) + fabs(sgx)), name, "diff %.3g", e);
         /* per element */
         for (int64_t i = 0; i < n; i++) r.data[i] = (float)((p.data[i] - mean) * a + b);
-        nl_nl_affine(q.data, p.data, n, mean, a, b);
+        nl_nl_affine(q.data, p.data, n, mean, a, b, 0);
         snprintf(name, sizeof name, "affine bitwise, n = %lld", (long long)n);
         CHECK(same_bits(q.data, r.data, n), name, "differs");
         for (int64_t i = 0; i < n; i++) {
             const double xhat = (p.data[i] - mean) * is;
             r.data[i] = (float)(k * (gy.data[i] - mg - xhat * mgx));
         }
-        nl_nl_bn_dx(q.data, gy.data, p.data, n, mean, is, k, mg, mgx);
+        nl_nl_bn_dx(q.data, gy.data, NULL, p.data, n, mean, is, k, mg, mgx);
         snprintf(name, sizeof name, "bn dx bitwise, n = %lld", (long long)n);
         CHECK(same_bits(q.data, r.data, n), name, "differs");
         for (int64_t i = 0; i < n; i++) {
             const double xhat = (p.data[i] - mean) * is;
             r.data[i] = (float)(is * (ga * gy.data[i] - mg - xhat * mgx));
         }
-        nl_nl_gn_dx(q.data, gy.data, p.data, n, mean, is, ga, mg, mgx);
+        nl_nl_gn_dx(q.data, gy.data, NULL, p.data, n, mean, is, ga, mg, mgx);
         snprintf(name, sizeof name, "gn dx bitwise, n = %lld", (long long)n);
+        CHECK(same_bits(q.data, r.data, n), name, "differs");
+        /* fused ReLU: the same as the affine pass followed by act.c's relu (v < 0 ? 0 : v), and
+         * the backward loops on g masked by [y > 0], y the rectified output (here the affine
+         * output of p with some zeros, NaN and -0 planted, which a mask must treat as not > 0) */
+        for (int64_t i = 0; i < n; i++) {
+            const float v = (float)((p.data[i] - mean) * a + b);
+            r.data[i] = v < 0 ? 0.0f : v;
+        }
+        nl_nl_affine(q.data, p.data, n, mean, a, b, 1);
+        snprintf(name, sizeof name, "affine + relu bitwise, n = %lld", (long long)n);
+        CHECK(same_bits(q.data, r.data, n), name, "differs");
+        NlTensor y = T1(n + 1), gm = T1(n + 1);
+        for (int64_t i = 0; i < n; i++) y.data[i] = r.data[i];
+        if (n > 3) y.data[1] = NAN, y.data[2] = -0.0f, y.data[3] = 0.0f;
+        for (int64_t i = 0; i < n; i++) gm.data[i] = y.data[i] > 0 ? gy.data[i] : 0.0f;
+        double msg, msgx, rsg, rsgx;
+        nl_nl_dot_xhat(gy.data, y.data, p.data, n, mean, is, &msg, &msgx);
+        nl_nl_dot_xhat(gm.data, NULL, p.data, n, mean, is, &rsg, &rsgx);
+        snprintf(name, sizeof name, "masked sums = sums of the masked gradient, n = %lld", (long long)n);
+        CHECK(msg == rsg && msgx == rsgx, name, "%.17g %.17g vs %.17g %.17g", msg, msgx, rsg, rsgx);
+        nl_nl_bn_dx(q.data, gy.data, y.data, p.data, n, mean, is, k, mg, mgx);
+        nl_nl_bn_dx(r.data, gm.data, NULL, p.data, n, mean, is, k, mg, mgx);
+        snprintf(name, sizeof name, "masked bn dx bitwise, n = %lld", (long long)n);
+        CHECK(same_bits(q.data, r.data, n), name, "differs");
+        nl_nl_gn_dx(q.data, gy.data, y.data, p.data, n, mean, is, ga, mg, mgx);
+        nl_nl_gn_dx(r.data, gm.data, NULL, p.data, n, mean, is, ga, mg, mgx);
+        snprintf(name, sizeof name, "masked gn dx bitwise, n = %lld", (long long)n);
         CHECK(same_bits(q.data, r.data, n), name, "differs");
         /* SGD: first step, later step, no momentum */
         for (int mode = 0; mode < 3; mode++) {

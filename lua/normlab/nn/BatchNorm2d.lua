@@ -12,6 +12,8 @@ local Module = require 'normlab.nn.Module'
 local C = require 'normlab.C'
 
 local BatchNorm2d = Module:extend('BatchNorm2d')
+-- Sequential may fuse a following in-place ReLU into this layer (C kernels' relu flag)
+BatchNorm2d.fuses_relu = true
 
 local function fail(fmt, ...)
   error('BatchNorm2d: ' .. string.format(fmt, ...), 0)
@@ -60,9 +62,12 @@ function BatchNorm2d:update_output(x)
   self.save_invstd = self:reuse('save_invstd', { n })
   -- the mode of the cached statistics decides the backward formula
   self.cache_training = self.training
+  -- a Sequential sets fuse_relu for this call when an in-place ReLU follows (see there)
+  local relu = self.fuse_relu == true
+  self.cache_relu = relu
   local ok, err = pcall(C.bn_forward, self.output, self.save_mean, self.save_invstd,
     self.running_mean, self.running_var, x, self.weight, self.bias, self.training,
-    self.momentum, self.eps)
+    self.momentum, self.eps, relu)
   if not ok then fail('%s', (tostring(err):gsub('^batchnorm: ', ''))) end
   return self.output
 end
@@ -83,7 +88,8 @@ local function run_backward(self, x, gy, want_input, want_params)
   end
   local ok, err = pcall(C.bn_backward, gx, want_params and self.grad_weight or nil,
     want_params and self.grad_bias or nil, gy, x, self.weight, self.save_mean, self.save_invstd,
-    self.cache_training)
+    self.cache_training,
+    self.cache_relu and self.output or nil)
   if not ok then fail('%s', (tostring(err):gsub('^batchnorm: ', ''))) end
   return gx
 end
@@ -95,7 +101,7 @@ function BatchNorm2d:backward(x, gy) return run_backward(self, x, gy, true, true
 -- Drops the statistics cache with the scratch tensors (a backward then needs a new forward).
 function BatchNorm2d:clear_state()
   Module.clear_state(self)
-  self.save_mean, self.save_invstd, self.cache_training = nil, nil, nil
+  self.save_mean, self.save_invstd, self.cache_training, self.cache_relu = nil, nil, nil, nil
   return self
 end
 

@@ -10,6 +10,8 @@ local Module = require 'normlab.nn.Module'
 local C = require 'normlab.C'
 
 local GroupNorm = Module:extend('GroupNorm')
+-- Sequential may fuse a following in-place ReLU into this layer (C kernels' relu flag)
+GroupNorm.fuses_relu = true
 
 local function fail(fmt, ...)
   error('GroupNorm: ' .. string.format(fmt, ...), 0)
@@ -51,8 +53,11 @@ function GroupNorm:update_output(x)
   self.output = self:reuse('output', x:size())
   self.save_mean = self:reuse('save_mean', ng)
   self.save_invstd = self:reuse('save_invstd', ng)
+  -- a Sequential sets fuse_relu for this call when an in-place ReLU follows (see there)
+  local relu = self.fuse_relu == true
+  self.cache_relu = relu
   local ok, err = pcall(C.gn_forward, self.output, self.save_mean, self.save_invstd, x,
-    self.weight, self.bias, self.num_groups, self.eps)
+    self.weight, self.bias, self.num_groups, self.eps, relu)
   if not ok then fail('%s', (tostring(err):gsub('^groupnorm: ', ''))) end
   return self.output
 end
@@ -74,7 +79,8 @@ local function run_backward(self, x, gy, want_input, want_params)
   end
   local ok, err = pcall(C.gn_backward, gx, want_params and self.grad_weight or nil,
     want_params and self.grad_bias or nil, gy, x, self.weight, self.save_mean, self.save_invstd,
-    self.num_groups)
+    self.num_groups,
+    self.cache_relu and self.output or nil)
   if not ok then fail('%s', (tostring(err):gsub('^groupnorm: ', ''))) end
   return gx
 end
@@ -86,7 +92,7 @@ function GroupNorm:backward(x, gy) return run_backward(self, x, gy, true, true) 
 -- Drops the statistics cache with the scratch tensors (a backward then needs a new forward).
 function GroupNorm:clear_state()
   Module.clear_state(self)
-  self.save_mean, self.save_invstd = nil, nil
+  self.save_mean, self.save_invstd, self.cache_relu = nil, nil, nil
   return self
 end
 

@@ -10,6 +10,8 @@ local Module = require 'normlab.nn.Module'
 local C = require 'normlab.C'
 
 local ReLU = Module:extend('ReLU')
+-- an in-place ReLU right after BatchNorm2d/GroupNorm in a Sequential runs inside that layer
+ReLU.fusable_after_norm = true
 
 function ReLU:init(inplace)
   Module.init(self)

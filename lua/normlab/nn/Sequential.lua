@@ -53,13 +53,37 @@ local function rethrow(i, m, err)
   error(string.format('layer %d (%s): %s', i, label(m), msg), 0)
 end
 
+-- Fusion: a norm layer that can take a ReLU into its own passes (fuses_relu: BatchNorm2d,
+-- GroupNorm) followed by an in-place ReLU runs as one layer: the norm rectifies its output
+-- and masks its grad_output, so the ReLU's two passes over the activations disappear (the
+-- results are bitwise the same). The norm's fuse_relu is set for that one forward call; the
+-- ReLU's output is the norm's output, as in place anyway. self.fusion = false turns it off.
+local function fuses_next(self, i)
+  local m, nx = self.modules[i], self.modules[i + 1]
+  return self.fusion ~= false and nx ~= nil and m.fuses_relu == true and nx.fusable_after_norm == true
+    and nx.inplace == true
+end
+
 function Sequential:update_output(x)
   local y = x
-  for i, m in ipairs(self.modules) do
+  local fused = {}   -- children skipped in this pass, fused into the one before
+  local i, n = 1, #self.modules
+  while i <= n do
+    local m = self.modules[i]
+    local fuse = fuses_next(self, i)
+    if fuse then m.fuse_relu = true end
     local ok, out = pcall(m.forward, m, y)
+    if fuse then m.fuse_relu = nil end
     if not ok then rethrow(i, m, out) end
     y = out
+    if fuse then
+      self.modules[i + 1].output = y
+      fused[i + 1] = true
+      i = i + 1
+    end
+    i = i + 1
   end
+  self.fused = fused
   self.output = y
   return y
 end
@@ -98,42 +122,46 @@ function Sequential:backward(x, gy)
   self:expect_tensor(x, 'input'); self:expect_tensor(gy, 'grad_output')
   local on = self.recycle_grads ~= false
   if on and not self.grad_free then self.grad_free = {} end
-  local g = gy
+  local fused = self.fused or {}
+  local g, gsrc = gy, nil   -- gsrc: the child whose own grad_input g is (nil: the caller's gy)
   for i = #self.modules, 1, -1 do
-    local m = self.modules[i]
-    local xi = input_of(self, x, i)
-    local offered
-    if on and i > 1 and m.scratch and (m.scratch.grad_input == nil or C.is_tensor(m.scratch.grad_input)) then
-      local list = self.grad_free[xi:shape_str()]
-      if list and #list > 0 then
-        offered = table.remove(list)
-        m.scratch.grad_input = offered
+    if not fused[i] then   -- a fused ReLU's backward runs inside the norm layer before it
+      local m = self.modules[i]
+      local xi = input_of(self, x, i)
+      local offered
+      if on and i > 1 and m.scratch and (m.scratch.grad_input == nil or C.is_tensor(m.scratch.grad_input)) then
+        local list = self.grad_free[xi:shape_str()]
+        if list and #list > 0 then
+          offered = table.remove(list)
+          m.scratch.grad_input = offered
+        end
       end
+      local ok, gi = pcall(m.backward, m, xi, g)
+      if not ok then rethrow(i, m, gi) end
+      if offered and not rawequal(m.scratch.grad_input, offered) then   -- not taken: back to the list
+        local list = self.grad_free[offered:shape_str()]
+        list[#list + 1] = offered
+      end
+      -- g is consumed: recycle it if child i's result is its own tensor
+      local own = C.is_tensor(gi) and not rawequal(gi, g) and m.scratch and rawequal(m.scratch.grad_input, gi)
+      if on and gsrc and own then recycle(self, gsrc, g) end
+      if not rawequal(gi, g) then gsrc = i end
+      g = gi
     end
-    local ok, gi = pcall(m.backward, m, xi, g)
-    if not ok then rethrow(i, m, gi) end
-    if offered and not rawequal(m.scratch.grad_input, offered) then   -- not taken: back to the list
-      local list = self.grad_free[offered:shape_str()]
-      list[#list + 1] = offered
-    end
-    -- child i+1's grad_input g is consumed: recycle it if child i's result is its own tensor
-    if on and i < #self.modules and C.is_tensor(gi) and not rawequal(gi, g)
-        and m.scratch and rawequal(m.scratch.grad_input, gi) then
-      recycle(self, i + 1, g)
-    end
-    g = gi
   end
   self.grad_input = g
   return g
 end
 
 function Sequential:update_grad_input(x, gy)
-  local g = gy
+  local g, fused = gy, self.fused or {}
   for i = #self.modules, 1, -1 do
     local m = self.modules[i]
-    local ok, gi = pcall(m.update_grad_input, m, input_of(self, x, i), g)
-    if not ok then rethrow(i, m, gi) end
-    g = gi
+    if not fused[i] then
+      local ok, gi = pcall(m.update_grad_input, m, input_of(self, x, i), g)
+      if not ok then rethrow(i, m, gi) end
+      g = gi
+    end
   end
   self.grad_input = g
   return g
