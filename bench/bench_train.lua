@@ -78,7 +78,7 @@ local function step()
   model:zero_grad()
   local out = model:forward(x)
   local loss = crit:forward(out, y)
-  model:backward(x, crit:backward(out, y))
+  model:backward(x, crit:backward(out, y), false)   -- as train.lua: no gradient for the images
   opt:step()
   return loss
 end

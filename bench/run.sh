@@ -7,8 +7,10 @@
 #    BENCH_OUT BENCH_WAIT; e.g. `make bench BENCH_QUICK=1`, `BENCH_CONFIGS="d8-bn-128 d8-gn-2" make bench`)
 #   --wait-quiet M: before each round, wait (up to M minutes) for the 1-minute load average to
 #   drop below 0.5, so other jobs on the machine disturb the measurement less.
-#   --winograd-forward (BENCH_WF=1): also run normlab with Conv2d.algorithm = 'winograd' (the
-#   forward pass by Winograd too) as a third column.
+#   normlab trains as the study scripts do (their --conv default: Conv2d.algorithm =
+#   'winograd-auto', Winograd F(4x4,3x3) in both passes where it pays).
+#   --library-default (BENCH_LIBDEFAULT=1): also run normlab with the library's default
+#   Conv2d.algorithm = 'auto' (the forward pass by im2col + sgemm) as a third column.
 #
 # A configuration is d<depth>-<norm>-<batch>. Default: depth 1, 4, 8 with bn at batch 128, and
 # depth 8 with bn and gn at batch 2, 8, 32, 128 (10 configurations, 3 rounds of 2 s, ~10 minutes);
@@ -34,7 +36,7 @@ configs=${BENCH_CONFIGS:-}
 out=${BENCH_OUT:-bench/RESULTS.md}
 build=${BUILD:-build}
 wait_quiet=${BENCH_WAIT:-0}
-wf=${BENCH_WF:-0}
+wf=${BENCH_LIBDEFAULT:-0}
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
@@ -45,7 +47,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift ;;
     --build) build=$2; shift ;;
     --wait-quiet) wait_quiet=$2; shift ;;
-    --winograd-forward) wf=1 ;;
+    --library-default) wf=1 ;;
     -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -103,12 +105,12 @@ run_nl() {   # config, round
   local d n b; IFS=- read -r d n b <<<"$1"
   local prof=0; [ "$2" = 1 ] && prof=1
   "$NORMLAB" --threads "$threads" bench/bench_train.lua --depth "${d#d}" --norm "$n" --batch "$b" \
-    --seconds "$seconds" --profile-seconds "$prof" 2>&1 | sed "s/^\(RESULT\|PROFILE\)/\1 cfg=$1 round=$2/" >>"$raw"
+    --seconds "$seconds" --profile-seconds "$prof" --conv winograd-auto 2>&1 | sed "s/^\(RESULT\|PROFILE\)/\1 cfg=$1 round=$2/" >>"$raw"
 }
-run_nl_wf() {   # normlab with the forward pass by Winograd too
+run_nl_wf() {   # normlab with the library's default algorithm (forward by im2col + sgemm)
   local d n b; IFS=- read -r d n b <<<"$1"
   "$NORMLAB" --threads "$threads" bench/bench_train.lua --depth "${d#d}" --norm "$n" --batch "$b" \
-    --seconds "$seconds" --profile-seconds 0 --conv winograd 2>&1 \
+    --seconds "$seconds" --profile-seconds 0 --conv auto 2>&1 \
     | sed "s/^RESULT fw=normlab/RESULT cfg=$1 round=$2 fw=normlab-wf/" >>"$raw"
 }
 run_torch() {

@@ -242,7 +242,7 @@ function train.run(o)
         break
       end
       local gl = crit:backward(out, y)
-      model:backward(x, gl)
+      model:backward(x, gl, false)   -- no gradient for the images
       for b = 1, #bg do
         local g = bg[b]:norm()
         gsum[b] = gsum[b] + g

@@ -265,4 +265,27 @@ T.test('a batch of 40 small images matches one image at a time', function()
 end)
 
 print(string.format('# largest finite-difference rel err %.3g (%s)', worst[1], worst[2]))
+T.test('backward(x, gy, false): no input gradient, the same parameter gradients', function()
+  local function build()
+    local g = nl.Generator(3, 'init')
+    return nn.Sequential{ nn.Conv2d(3, 16, 3, { padding = 1, gen = g }), nn.ReLU(true),
+                          nn.Conv2d(16, 16, 3, { padding = 1, gen = g }), nn.GlobalAvgPool2d() }
+  end
+  local g = nl.Generator(4, 'order')
+  local x, gy = nl.randn(g, 2, 3, 8, 8), nl.randn(g, 2, 16)
+  for _, algo in ipairs{ 'plain', 'winograd' } do
+    local a, b = build(), build()
+    a.modules[1].algorithm, b.modules[1].algorithm = algo, algo
+    a:forward(x); b:forward(x)
+    T.truthy(a:backward(x, gy) ~= nil, 'the input gradient by default')
+    T.eq(b:backward(x, gy, false), nil, algo .. ': no input gradient when not wanted')
+    T.eq(b.modules[1].grad_input, nil, algo .. ': the first conv made none')
+    local _, ga = a:parameters()
+    local _, gb = b:parameters()
+    for k = 1, #ga do
+      T.eq((ga[k] - gb[k]):norm(), 0, algo .. ' parameter gradient ' .. k)
+    end
+  end
+end)
+
 T.done()

@@ -196,9 +196,10 @@ end
 
 function Conv2d:update_grad_input(x, gy) return run_backward(self, x, gy, true, false) end
 function Conv2d:acc_grad_parameters(x, gy) run_backward(self, x, gy, false, true) end
-function Conv2d:backward(x, gy)
+-- want_input == false: parameter gradients only (a first layer's input gradient has no use)
+function Conv2d:backward(x, gy, want_input)
   self:expect_tensor(x, 'input'); self:expect_tensor(gy, 'grad_output')
-  return run_backward(self, x, gy, true, true)
+  return run_backward(self, x, gy, want_input ~= false, true)
 end
 
 function Conv2d:clear_state()

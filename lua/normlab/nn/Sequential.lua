@@ -118,7 +118,9 @@ local function recycle(self, i, g)
   list[#list + 1] = g
 end
 
-function Sequential:backward(x, gy)
+-- want_input == false: the caller has no use for the gradient of x (a training step), so
+-- the first child may skip it (Conv2d does) and nil may be returned.
+function Sequential:backward(x, gy, want_input)
   self:expect_tensor(x, 'input'); self:expect_tensor(gy, 'grad_output')
   local on = self.recycle_grads ~= false
   if on and not self.grad_free then self.grad_free = {} end
@@ -136,7 +138,7 @@ function Sequential:backward(x, gy)
           m.scratch.grad_input = offered
         end
       end
-      local ok, gi = pcall(m.backward, m, xi, g)
+      local ok, gi = pcall(m.backward, m, xi, g, i > 1 or want_input ~= false)
       if not ok then rethrow(i, m, gi) end
       if offered and not rawequal(m.scratch.grad_input, offered) then   -- not taken: back to the list
         local list = self.grad_free[offered:shape_str()]
