@@ -15,8 +15,8 @@
 --   'auto' (default)  the forward pass by im2col + sgemm; the backward pass (grad input,
 --                     grad weight, grad bias) by Winograd for 3x3 stride-1 layers with at
 --                     least WINOGRAD_MIN_CIN input channels and at least
---                     Conv2d.winograd_min_pixels * (threads - 1) output pixels (batch x Ho x
---                     Wo), im2col otherwise
+--                     Conv2d.winograd_min_pixels output pixels (batch x Ho x Wo), im2col
+--                     otherwise
 --   'winograd'        Winograd for both passes whenever the geometry allows it
 --   'winograd-auto'   the 'auto' rule for both passes: Winograd F(4x4,3x3) forward too, where
 --                     it pays (what the study scripts train with, their --conv default)
@@ -33,12 +33,14 @@ local Conv2d = Module:extend('Conv2d')
 
 Conv2d.algorithm = 'auto'
 -- Below this many input channels the transforms cost more than the multiplies they save;
--- with few output pixels per call (batch x Ho x Wo) the transformed weights and the weight
--- gradient's partial sums (36 x Cin x Cout each, one per extra thread) cost more than the
--- tiles save: measured at batch 2, one thread gains from Winograd on every layer, two threads
--- lose on the 16x16 and 8x8 layers (512 and 128 pixels).
+-- with very few output pixels per call (batch x Ho x Wo) the transformed weights (36 x Cin x
+-- Cout) cost more than the tiles save. Measured on a quiet 2-core machine (bench/bench_conv,
+-- 1 and 2 threads, batch 2 to 32): Winograd is faster on every layer of plain(8) with 32 or
+-- more input channels, down to the 8x8 layers at batch 2 (128 pixels: a tie); the 3-channel
+-- first layer is 2-4x slower by Winograd. (Under load from other jobs, two threads lose on
+-- small layers: Winograd has three parallel regions per call where im2col has one.)
 local WINOGRAD_MIN_CIN = 16
-Conv2d.winograd_min_pixels = 1024   -- (a class field, for tuning)
+Conv2d.winograd_min_pixels = 128   -- (a class field, for tuning)
 
 local function fail(fmt, ...)
   error('Conv2d: ' .. string.format(fmt, ...), 0)
@@ -136,7 +138,7 @@ local function use_winograd(self, pass, x)
   end
   if algo == 'winograd' then return true end
   local pixels = x:size(1) * (x:size(3) + 2 * self.padding - 2) * (x:size(4) + 2 * self.padding - 2)
-  return self.in_channels >= WINOGRAD_MIN_CIN and pixels >= self.winograd_min_pixels * (C.get_threads() - 1)
+  return self.in_channels >= WINOGRAD_MIN_CIN and pixels >= self.winograd_min_pixels
 end
 
 -- The Winograd kernels' scratch for an input x (sized for the current thread count).
