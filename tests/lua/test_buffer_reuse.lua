@@ -110,4 +110,41 @@ T.test('ReLU(true) and LeakyReLU(s, true) overwrite their input; the defaults do
   T.eq(x3[1], -1, 'a negative slope never works in place (y would lose the sign of x)')
 end)
 
+-- A training step in the steady state allocates no tensor: every layer's output, gradient
+-- and scratch buffer is reused (a fresh 16 MB buffer per step, as a recycling bug once made,
+-- leaves the peak memory to the garbage collector's timing).
+for _, norm in ipairs{ 'bn', 'gn' } do
+  T.test('steady-state training steps allocate no tensors (' .. norm .. ', both conv algorithms)', function()
+    for _, algo in ipairs{ 'auto', 'winograd-auto' } do
+      local saved_algo = nn.Conv2d.algorithm
+      nn.Conv2d.algorithm = algo
+      local model = nl.models.plain { depth = 8, act = 'relu', norm = norm, order = 'cna', classes = 10,
+                                      gen = nl.Generator(SEED, 'init') }
+      local g = nl.Generator(SEED, 'order')
+      local x, y = nl.randn(g, 4, 3, 32, 32), nl.Tensor(4)
+      for i = 1, 4 do y[i] = g:random(10) - 1 end
+      local crit = nn.CrossEntropy()
+      local function step()
+        model:zero_grad()
+        local logits = model:forward(x)
+        crit:forward(logits, y)
+        model:backward(x, crit:backward(logits, y), false)
+      end
+      local new0, made = nl.C.tensor_new, {}
+      local ok, err = pcall(function()
+        for _ = 1, 3 do step() end
+        nl.C.tensor_new = function(...)
+          local t = new0(...)
+          made[#made + 1] = t:shape_str()
+          return t
+        end
+        for _ = 1, 3 do step() end
+      end)
+      nl.C.tensor_new, nn.Conv2d.algorithm = new0, saved_algo
+      if not ok then error(err, 0) end
+      T.eq(#made, 0, algo .. ': tensors made after warm-up (' .. table.concat(made, ' ') .. ')')
+    end
+  end)
+end
+
 T.done()

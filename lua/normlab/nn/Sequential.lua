@@ -131,7 +131,10 @@ function Sequential:backward(x, gy, want_input)
       local m = self.modules[i]
       local xi = input_of(self, x, i)
       local offered
-      if on and i > 1 and m.scratch and (m.scratch.grad_input == nil or C.is_tensor(m.scratch.grad_input)) then
+      -- offered only to a child without a buffer of the right shape: replacing one it holds
+      -- would drop that tensor to the garbage collector and allocate anew every step
+      local held = m.scratch and m.scratch.grad_input
+      if on and i > 1 and m.scratch and (held == nil or (C.is_tensor(held) and held:shape_str() ~= xi:shape_str())) then
         local list = self.grad_free[xi:shape_str()]
         if list and #list > 0 then
           offered = table.remove(list)
