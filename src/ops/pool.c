@@ -8,6 +8,15 @@
 #include <stdint.h>
 #include <string.h>
 #include "pool.h"
+#include "parallel.h"
+
+/* Planes are independent: both passes split them between c->threads threads (nl_parallel)
+ * once a tensor is large enough to pay for the hand-off (as batchnorm.c). */
+#define PAR_MIN_NUMEL (1 << 18)
+
+static int pool_threads(const NlCtx *c, int64_t numel) {
+    return c && c->threads > 1 && numel >= PAR_MIN_NUMEL ? c->threads : 1;
+}
 
 /* take ? a : b on the bits (take is 0 or 1): compilers keep a ?: on floats as a branch. */
 static inline float select_f(int take, float a, float b) {
@@ -92,22 +101,27 @@ static void pool2x2_row(float *yr, float *ir, const float *r0, int64_t w, int64_
     }
 }
 
-/* x (N,C,H,W) -> y, idx (N,C,Ho,Wo); every (n, c) plane is pooled independently. */
-nl_status nl_maxpool2d_forward(NlCtx *c, NlTensor *y, NlTensor *idx, const NlTensor *x,
-                               int k, int stride, int pad) {
-    char sx[96];
-    if (x->ndim != 4)
-        return nl_fail(c, NL_ESHAPE, "maxpool2d: input must be 4-D (N,C,H,W), got %s",
-                       nl_shape_str(x, sx, sizeof sx));
-    const int64_t n = x->shape[0], ch = x->shape[1], h = x->shape[2], w = x->shape[3];
-    int64_t ho, wo;
-    nl_status s = nl_maxpool2d_out_size(c, &ho, &wo, h, w, k, stride, pad);
-    if (s) return s;
-    int64_t dims[4] = { n, ch, ho, wo };
-    if ((s = nl_check_shape(c, "maxpool2d: output", y, 4, dims))) return s;
-    if ((s = nl_check_shape(c, "maxpool2d: indices", idx, 4, dims))) return s;
-    for (int64_t pl = 0; pl < n * ch; pl++) {   /* one (H, W) plane at a time */
-        if (c && (pl & 63) == 0 && c->interrupted) return nl_fail(c, NL_EINTR, "maxpool2d: interrupted");
+typedef struct {
+    NlTensor *y, *idx, *dx;
+    const NlTensor *x, *dy, *cidx;
+    int k, stride, pad;
+    int64_t h, w, ho, wo, planes;
+    volatile sig_atomic_t *interrupted;
+    volatile int stopped;
+    int64_t bad[NL_PAR_MAX];   /* backward, per thread: the position of an invalid index + 1, or 0 */
+} PoolJob;
+
+/* One thread's planes of the forward pass. */
+static void pool_fwd_worker(void *arg, int tid, int nth) {
+    PoolJob *job = arg;
+    long long p0, p1;
+    nl_par_range(job->planes, tid, nth, &p0, &p1);
+    const NlTensor *x = job->x;
+    NlTensor *y = job->y, *idx = job->idx;
+    const int64_t h = job->h, w = job->w, ho = job->ho, wo = job->wo;
+    const int k = job->k, stride = job->stride, pad = job->pad;
+    for (int64_t pl = p0; pl < p1; pl++) {   /* one (H, W) plane at a time */
+        if (job->interrupted && (pl & 63) == 0 && *job->interrupted) { job->stopped = 1; return; }
         const float *xp = x->data + pl * h * w;
         float *yp = y->data + pl * ho * wo, *ip = idx->data + pl * ho * wo;
         if (k == 2 && stride == 2 && pad == 0) {
@@ -141,7 +155,49 @@ nl_status nl_maxpool2d_forward(NlCtx *c, NlTensor *y, NlTensor *idx, const NlTen
             }
         }
     }
+}
+
+/* x (N,C,H,W) -> y, idx (N,C,Ho,Wo); every (n, c) plane is pooled independently. */
+nl_status nl_maxpool2d_forward(NlCtx *c, NlTensor *y, NlTensor *idx, const NlTensor *x,
+                               int k, int stride, int pad) {
+    char sx[96];
+    if (x->ndim != 4)
+        return nl_fail(c, NL_ESHAPE, "maxpool2d: input must be 4-D (N,C,H,W), got %s",
+                       nl_shape_str(x, sx, sizeof sx));
+    const int64_t n = x->shape[0], ch = x->shape[1], h = x->shape[2], w = x->shape[3];
+    int64_t ho, wo;
+    nl_status s = nl_maxpool2d_out_size(c, &ho, &wo, h, w, k, stride, pad);
+    if (s) return s;
+    int64_t dims[4] = { n, ch, ho, wo };
+    if ((s = nl_check_shape(c, "maxpool2d: output", y, 4, dims))) return s;
+    if ((s = nl_check_shape(c, "maxpool2d: indices", idx, 4, dims))) return s;
+    PoolJob j = { .y = y, .idx = idx, .x = x, .k = k, .stride = stride, .pad = pad, .h = h, .w = w,
+                  .ho = ho, .wo = wo, .planes = n * ch, .interrupted = c ? &c->interrupted : NULL };
+    nl_parallel(pool_threads(c, x->numel), pool_fwd_worker, &j);
+    if (j.stopped) return nl_fail(c, NL_EINTR, "maxpool2d: interrupted");
     return NL_OK;
+}
+
+/* One thread's planes of the backward pass; an invalid index stops the thread and is
+ * reported (indices come from Lua-visible tensors: never trust them with memory). */
+static void pool_bwd_worker(void *arg, int tid, int nth) {
+    PoolJob *j = arg;
+    long long p0, p1;
+    nl_par_range(j->planes, tid, nth, &p0, &p1);
+    /* hw: pixels of an input plane; pq: pixels of an output plane */
+    const int64_t hw = j->h * j->w, pq = j->ho * j->wo;
+    for (int64_t pl = p0; pl < p1; pl++) {
+        float *dp = j->dx->data + pl * hw;
+        const float *gp = j->dy->data + pl * pq, *ip = j->cidx->data + pl * pq;
+        for (int64_t q = 0; q < pq; q++) {
+            float f = ip[q];
+            if (!(f >= 0 && f < (float)hw) || f != (float)(int64_t)f) {
+                j->bad[tid] = pl * pq + q + 1;
+                return;
+            }
+            dp[(int64_t)f] += gp[q];
+        }
+    }
 }
 
 /* dx (N,C,H,W) += scatter(dy): dx[plane][idx[p]] += dy[p]. Overlapping windows (stride < k)
@@ -153,20 +209,16 @@ nl_status nl_maxpool2d_backward(NlCtx *c, NlTensor *dx, const NlTensor *dy, cons
         return nl_fail(c, NL_ESHAPE, "maxpool2d: grad input %s does not match grad output %s",
                        nl_shape_str(dx, sx, sizeof sx), nl_shape_str(dy, sy, sizeof sy));
     if ((s = nl_check_same(c, "maxpool2d: indices and grad output", idx, dy))) return s;
-    /* planes: N*C; hw: pixels of an input plane; pq: pixels of an output plane */
-    const int64_t planes = dx->shape[0] * dx->shape[1];
-    const int64_t hw = dx->shape[2] * dx->shape[3], pq = dy->shape[2] * dy->shape[3];
-    for (int64_t pl = 0; pl < planes; pl++) {
-        float *dp = dx->data + pl * hw;
-        const float *gp = dy->data + pl * pq, *ip = idx->data + pl * pq;
-        for (int64_t q = 0; q < pq; q++) {
-            float f = ip[q];
-            /* indices come from Lua-visible tensors: never trust them with memory */
-            if (!(f >= 0 && f < (float)hw) || f != (float)(int64_t)f)
-                return nl_fail(c, NL_EARG, "maxpool2d: index %g out of range for a %lldx%lld input",
-                               (double)f, (long long)dx->shape[2], (long long)dx->shape[3]);
-            dp[(int64_t)f] += gp[q];
-        }
+    PoolJob j = { .dx = dx, .dy = dy, .cidx = idx, .planes = dx->shape[0] * dx->shape[1],
+                  .h = dx->shape[2], .w = dx->shape[3], .ho = dy->shape[2], .wo = dy->shape[3] };
+    const int nth = nl_parallel(pool_threads(c, dx->numel), pool_bwd_worker, &j);
+    int64_t bad = 0;   /* the first invalid index in plane order */
+    for (int t = 0; t < nth; t++)
+        if (j.bad[t] && (!bad || j.bad[t] < bad)) bad = j.bad[t];
+    if (bad) {
+        const float f = idx->data[bad - 1];
+        return nl_fail(c, NL_EARG, "maxpool2d: index %g out of range for a %lldx%lld input", (double)f,
+                       (long long)dx->shape[2], (long long)dx->shape[3]);
     }
     return NL_OK;
 }

@@ -343,6 +343,34 @@ static void check_errors(void) {
     CHECK(s == NL_EINTR, "maxpool polls interrupted", "status %d", s);
 }
 
+/* Large tensors are pooled on several threads (planes split between them): the same bits as
+ * one thread, forward and backward, and a bad index in the second thread's planes is still
+ * reported (the first in plane order). */
+static void check_maxpool_threads(uint64_t *g) {
+    NlCtx c1 = {0}, c2 = {0};
+    c1.threads = 1, c2.threads = 2;
+    NlTensor x = T4(8, 64, 32, 32), y1 = T4(8, 64, 16, 16), y2 = T4(8, 64, 16, 16);
+    NlTensor i1 = T4(8, 64, 16, 16), i2 = T4(8, 64, 16, 16), gy = T4(8, 64, 16, 16);
+    NlTensor d1 = T4(8, 64, 32, 32), d2 = T4(8, 64, 32, 32);
+    tuniform(&x, g, -1, 1), tuniform(&gy, g, -1, 1);
+    nl_status s1 = nl_maxpool2d_forward(&c1, &y1, &i1, &x, 2, 2, 0);
+    nl_status s2 = nl_maxpool2d_forward(&c2, &y2, &i2, &x, 2, 2, 0);
+    CHECK(!s1 && !s2 && !memcmp(y1.data, y2.data, (size_t)y1.numel * 4) && !memcmp(i1.data, i2.data, (size_t)i1.numel * 4),
+          "maxpool forward on 2 threads = 1 thread, bitwise (8x64x32x32)", "status %d %d", s1, s2);
+    s1 = nl_maxpool2d_backward(&c1, &d1, &gy, &i1);
+    s2 = nl_maxpool2d_backward(&c2, &d2, &gy, &i2);
+    CHECK(!s1 && !s2 && !memcmp(d1.data, d2.data, (size_t)d1.numel * 4),
+          "maxpool backward on 2 threads = 1 thread, bitwise", "status %d %d", s1, s2);
+    i2.data[i2.numel - 5] = 1e9f;   /* in the second thread's planes */
+    s2 = nl_maxpool2d_backward(&c2, &d2, &gy, &i2);
+    CHECK(s2 == NL_EARG && contains(c2.err, "index 1e+09 out of range"), "a bad index on thread 2 is reported",
+          "%d '%s'", s2, c2.err);
+    i2.data[3] = -2.0f;   /* and the first one in plane order wins */
+    s2 = nl_maxpool2d_backward(&c2, &d2, &gy, &i2);
+    CHECK(s2 == NL_EARG && contains(c2.err, "index -2 out of range"), "the first bad index is the one reported",
+          "%d '%s'", s2, c2.err);
+}
+
 int main(void) {
     uint64_t g = nl_rng_seed(SEED, 0);
     check_linear(3, 5, 4, 1, &g);
@@ -357,6 +385,7 @@ int main(void) {
     check_maxpool(2, 2, 18, 20, 2, 2, 0, &g);  /* 10 outputs per row: a block of 8 and a tail */
     check_maxpool_values();
     check_maxpool_ties(&g);
+    check_maxpool_threads(&g);
     check_gap(2, 3, 5, 7, &g);
     check_gap(1, 4, 1, 1, &g);
     check_act(RELU, 0, &g);
