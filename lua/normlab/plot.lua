@@ -202,7 +202,10 @@ local function common_lines(L, o, xshift)
   if o.xrange then
     L[#L + 1] = string.format('set xrange [%s:%s]', o.xrange[1] or '*', o.xrange[2] or '*')
   end
-  if o.logy then L[#L + 1] = 'set logscale y ' .. (o.logy == true and 10 or o.logy) end
+  if o.logy then
+    L[#L + 1] = 'set logscale y ' .. (o.logy == true and 10 or o.logy)
+    L[#L + 1] = "set format y '%g'"   -- 1e-08, not 0.00000001
+  end
   if o.key ~= false then L[#L + 1] = 'set key ' .. (o.key or 'outside right top') end
   L[#L + 1] = 'set grid ytics'
   for _, n in ipairs(o.notes or {}) do
