@@ -8,19 +8,14 @@
 -- opts: eps (1e-5), momentum (0.1). weight starts at 1, bias at 0, running stats at 0 and 1.
 -- Training with one value per channel (N*H*W == 1) is an error, never a silent switch
 -- to the running statistics. Kernels: src/ops/batchnorm.c.
-local Module = require 'normlab.nn.Module'
+local Normalization = require 'normlab.nn.Normalization'
 local C = require 'normlab.C'
 
-local BatchNorm2d = Module:extend('BatchNorm2d')
--- Sequential may fuse a following in-place ReLU into this layer (C kernels' relu flag)
-BatchNorm2d.fuses_relu = true
-
-local function fail(fmt, ...)
-  error('BatchNorm2d: ' .. string.format(fmt, ...), 0)
-end
+local BatchNorm2d = Normalization:extend('BatchNorm2d')
+BatchNorm2d.kernel_prefix = 'batchnorm'
 
 function BatchNorm2d:init(num_features, opts)
-  Module.init(self)
+  Normalization.init(self)
   opts = opts or {}
   if math.type(num_features) ~= 'integer' or num_features < 1 then
     error('BatchNorm2d: num_features must be a positive integer, got ' .. tostring(num_features), 3)
@@ -45,16 +40,12 @@ function BatchNorm2d:describe()
   return string.format('BatchNorm2d(%d%s)', self.num_features, extra)
 end
 
-local function check_input(self, x)
-  if x:dim() ~= 4 or x:size(2) ~= self.num_features then
-    fail('expected input (N,%d,H,W), got %s', self.num_features, x:shape_str())
-  end
-end
+function BatchNorm2d:channels() return self.num_features end
 
 function BatchNorm2d:update_output(x)
-  check_input(self, x)
+  self:check_input(x)
   if self.training and x:size(1) * x:size(3) * x:size(4) == 1 then
-    fail('training needs more than one value per channel, got input %s', x:shape_str())
+    self:fail('training needs more than one value per channel, got input %s', x:shape_str())
   end
   local n = self.num_features
   self.output = self:reuse('output', x:size())
@@ -62,54 +53,19 @@ function BatchNorm2d:update_output(x)
   self.save_invstd = self:reuse('save_invstd', { n })
   -- the mode of the cached statistics decides the backward formula
   self.cache_training = self.training
-  -- a Sequential sets fuse_relu for this call when an in-place ReLU follows (see there)
-  local relu = self.fuse_relu == true
-  self.cache_relu = relu
-  local ok, err = pcall(C.bn_forward, self.output, self.save_mean, self.save_invstd,
-    self.running_mean, self.running_var, x, self.weight, self.bias, self.training,
-    self.momentum, self.eps, relu)
-  if not ok then fail('%s', (tostring(err):gsub('^batchnorm: ', ''))) end
+  self:kernel(C.bn_forward, self.output, self.save_mean, self.save_invstd, self.running_mean,
+    self.running_var, x, self.weight, self.bias, self.training, self.momentum, self.eps,
+    self:take_relu_flag())
   return self.output
 end
 
--- One kernel call gives grad_input and (optionally) the parameter gradients.
-local function run_backward(self, x, gy, want_input, want_params)
-  self:expect_tensor(x, 'input')
-  self:expect_tensor(gy, 'grad_output')
-  check_input(self, x)
-  if gy:shape_str() ~= x:shape_str() then
-    fail('grad_output %s does not match input %s', gy:shape_str(), x:shape_str())
-  end
-  if self.cache_training == nil then fail('backward called before forward') end
-  local gx
-  if want_input then
-    gx = self:reuse('grad_input', x:size())
-    self.grad_input = gx
-  end
-  local ok, err = pcall(C.bn_backward, gx, want_params and self.grad_weight or nil,
-    want_params and self.grad_bias or nil, gy, x, self.weight, self.save_mean, self.save_invstd,
-    self.cache_training,
-    self.cache_relu and self.output or nil)
-  if not ok then fail('%s', (tostring(err):gsub('^batchnorm: ', ''))) end
-  return gx
+function BatchNorm2d:check_cache()
+  if self.cache_training == nil then self:fail('backward called before forward') end
 end
 
-function BatchNorm2d:update_grad_input(x, gy) return run_backward(self, x, gy, true, false) end
-function BatchNorm2d:acc_grad_parameters(x, gy) run_backward(self, x, gy, false, true) end
-function BatchNorm2d:backward(x, gy) return run_backward(self, x, gy, true, true) end
-
--- Drops the statistics cache with the scratch tensors (a backward then needs a new forward).
-function BatchNorm2d:clear_state()
-  Module.clear_state(self)
-  self.save_mean, self.save_invstd, self.cache_training, self.cache_relu = nil, nil, nil, nil
-  return self
-end
-
--- Per image: one multiply-add per value (y = x*scale + shift once folded).
-function BatchNorm2d:macs(in_shape)
-  local n = 1
-  for _, d in ipairs(in_shape) do n = n * d end
-  return n, in_shape
+function BatchNorm2d:backward_kernel(gx, gw, gb, gy, x, relu_y)
+  self:kernel(C.bn_backward, gx, gw, gb, gy, x, self.weight, self.save_mean, self.save_invstd,
+    self.cache_training, relu_y)
 end
 
 require('normlab.help').register{ name = 'nn.BatchNorm2d', obj = BatchNorm2d,
