@@ -11,7 +11,7 @@
  *   C.gn_forward(y, save_mean, save_invstd, x, gamma|nil, beta|nil, groups, eps [, relu])
  *   C.gn_backward(dx|nil, dgamma|nil, dbeta|nil, dy, x, gamma|nil, save_mean, save_invstd, groups
  *                 [, relu_y])
- *   relu = true fuses a ReLU behind the norm (batchnorm.h's nl_bn_relu_forward); its backward
+ *   relu = true fuses a ReLU behind the norm (batchnorm.h's relu argument); its backward
  *   then takes the rectified output relu_y, which masks dy.
  *   C.gn_check_groups(groups, channels)
  *   C.xent_forward(logits, labels) -> loss          C.xent_correct(logits, labels) -> count
@@ -46,8 +46,7 @@ static int l_bn_forward(lua_State *L) {
     const int train = lua_toboolean(L, 9);
     const double momentum = luaL_checknumber(L, 10), eps = luaL_checknumber(L, 11);
     const int relu = lua_toboolean(L, 12);
-    raise_if(L, c, (relu ? nl_bn_relu_forward : nl_bn_forward)(c, y, sm, si, rm, rv, x, gamma, beta, train,
-                                                             momentum, eps));
+    raise_if(L, c, nl_bn_forward(c, y, sm, si, rm, rv, x, gamma, beta, train, momentum, eps, relu));
     return 0;
 }
 
@@ -60,8 +59,7 @@ static int l_bn_backward(lua_State *L) {
                    *si = nl_lua_checktensor(L, 8);
     luaL_checktype(L, 9, LUA_TBOOLEAN);
     const NlTensor *relu_y = nl_lua_opttensor(L, 10);
-    raise_if(L, c, relu_y ? nl_bn_relu_backward(c, dx, dg, db, dy, x, relu_y, gamma, sm, si, lua_toboolean(L, 9))
-                          : nl_bn_backward(c, dx, dg, db, dy, x, gamma, sm, si, lua_toboolean(L, 9)));
+    raise_if(L, c, nl_bn_backward(c, dx, dg, db, dy, x, gamma, sm, si, lua_toboolean(L, 9), relu_y));
     return 0;
 }
 
@@ -73,8 +71,7 @@ static int l_gn_forward(lua_State *L) {
                    *beta = nl_lua_opttensor(L, 6);
     const lua_Integer groups = luaL_checkinteger(L, 7);
     const double eps = luaL_checknumber(L, 8);
-    raise_if(L, c, (lua_toboolean(L, 9) ? nl_gn_relu_forward : nl_gn_forward)(c, y, sm, si, x, gamma, beta,
-                                                                              groups, eps));
+    raise_if(L, c, nl_gn_forward(c, y, sm, si, x, gamma, beta, groups, eps, lua_toboolean(L, 9)));
     return 0;
 }
 
@@ -87,8 +84,7 @@ static int l_gn_backward(lua_State *L) {
                    *si = nl_lua_checktensor(L, 8);
     const lua_Integer groups = luaL_checkinteger(L, 9);
     const NlTensor *relu_y = nl_lua_opttensor(L, 10);
-    raise_if(L, c, relu_y ? nl_gn_relu_backward(c, dx, dg, db, dy, x, relu_y, gamma, sm, si, groups)
-                          : nl_gn_backward(c, dx, dg, db, dy, x, gamma, sm, si, groups));
+    raise_if(L, c, nl_gn_backward(c, dx, dg, db, dy, x, gamma, sm, si, groups, relu_y));
     return 0;
 }
 

@@ -96,10 +96,10 @@ static void bn_fwd_worker(void *arg, int tid, int nth) {
     }
 }
 
-static nl_status bn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *save_invstd,
-                            NlTensor *running_mean, NlTensor *running_var,
-                            const NlTensor *x, const NlTensor *gamma, const NlTensor *beta,
-                            int train, double momentum, double eps, int relu) {
+nl_status nl_bn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *save_invstd,
+                        NlTensor *running_mean, NlTensor *running_var,
+                        const NlTensor *x, const NlTensor *gamma, const NlTensor *beta,
+                        int train, double momentum, double eps, int relu) {
     nl_status s;
     if ((s = check_input(c, "input", x))) return s;
     if ((s = nl_check_same(c, "batchnorm: output", y, x))) return s;
@@ -139,22 +139,6 @@ static nl_status bn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor
     j.phase = 2;
     nl_parallel(nth, bn_fwd_worker, &j);
     return NL_OK;
-}
-
-nl_status nl_bn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *save_invstd,
-                        NlTensor *running_mean, NlTensor *running_var,
-                        const NlTensor *x, const NlTensor *gamma, const NlTensor *beta,
-                        int train, double momentum, double eps) {
-    return bn_forward(c, y, save_mean, save_invstd, running_mean, running_var, x, gamma, beta, train,
-                      momentum, eps, 0);
-}
-
-nl_status nl_bn_relu_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *save_invstd,
-                             NlTensor *running_mean, NlTensor *running_var,
-                             const NlTensor *x, const NlTensor *gamma, const NlTensor *beta,
-                             int train, double momentum, double eps) {
-    return bn_forward(c, y, save_mean, save_invstd, running_mean, running_var, x, gamma, beta, train,
-                      momentum, eps, 1);
 }
 
 typedef struct {
@@ -199,10 +183,10 @@ static void bn_bwd_worker(void *arg, int tid, int nth) {
     }
 }
 
-static nl_status bn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbeta,
-                             const NlTensor *dy, const NlTensor *x, const NlTensor *relu_y,
-                             const NlTensor *gamma, const NlTensor *save_mean,
-                             const NlTensor *save_invstd, int train) {
+nl_status nl_bn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbeta,
+                         const NlTensor *dy, const NlTensor *x, const NlTensor *gamma,
+                         const NlTensor *save_mean, const NlTensor *save_invstd, int train,
+                         const NlTensor *relu_y) {
     nl_status s;
     if ((s = check_input(c, "input", x))) return s;
     if ((s = nl_check_same(c, "batchnorm: grad_output", dy, x))) return s;
@@ -223,17 +207,4 @@ static nl_status bn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor 
     nl_parallel(bn_threads(c, x->numel), bn_bwd_worker, &j);
     if (j.stopped) return nl_fail(c, NL_EINTR, "batchnorm: interrupted");
     return NL_OK;
-}
-
-nl_status nl_bn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbeta,
-                         const NlTensor *dy, const NlTensor *x, const NlTensor *gamma,
-                         const NlTensor *save_mean, const NlTensor *save_invstd, int train) {
-    return bn_backward(c, dx, dgamma, dbeta, dy, x, NULL, gamma, save_mean, save_invstd, train);
-}
-
-nl_status nl_bn_relu_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbeta,
-                              const NlTensor *dy, const NlTensor *x, const NlTensor *y,
-                              const NlTensor *gamma, const NlTensor *save_mean,
-                              const NlTensor *save_invstd, int train) {
-    return bn_backward(c, dx, dgamma, dbeta, dy, x, y, gamma, save_mean, save_invstd, train);
 }

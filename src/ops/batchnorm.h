@@ -23,33 +23,25 @@
 /* Forward. train != 0: batch statistics, running stats updated (running_mean/var may be
  * NULL to skip that). train == 0: running statistics, which are then required.
  * save_mean and save_invstd are required in both modes. gamma/beta may be NULL
- * (no affine: gamma 1, beta 0). */
+ * (no affine: gamma 1, beta 0).
+ * relu != 0 fuses the ReLU that follows (the cna block's norm -> act): y = max(bn(x), 0),
+ * elementwise exactly as nl_relu_forward after it, one read and write of y fewer. */
 nl_status nl_bn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *save_invstd,
                         NlTensor *running_mean, NlTensor *running_var,
                         const NlTensor *x, const NlTensor *gamma, const NlTensor *beta,
-                        int train, double momentum, double eps);
+                        int train, double momentum, double eps, int relu);
 
 /* Backward, with xhat = (x - save_mean) * save_invstd per channel:
  *   dbeta  += sum(dy)                 dgamma += sum(dy * xhat)        (accumulate)
  *   train: dx = gamma*invstd * (dy - sum(dy)/M - xhat*sum(dy*xhat)/M)  (overwritten)
  *   eval:  dx = gamma*invstd * dy     (the statistics are constants: an affine map)
- * dx, dgamma and dbeta may each be NULL (not wanted). */
+ * dx, dgamma and dbeta may each be NULL (not wanted).
+ * relu_y (NULL when no ReLU was fused): the fused forward's rectified output; dy is taken
+ * as 0 where it is not positive (nl_relu_backward's rule), bitwise the same as the
+ * separate ReLU backward before this one. */
 nl_status nl_bn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbeta,
                          const NlTensor *dy, const NlTensor *x, const NlTensor *gamma,
-                         const NlTensor *save_mean, const NlTensor *save_invstd, int train);
-
-/* BatchNorm2d followed by ReLU in one pass each way (the cna block's norm -> act):
- *   forward   y = max(bn(x), 0), elementwise exactly as nl_bn_forward then nl_relu_forward
- *   backward  as nl_bn_backward with dy taken as 0 where the rectified output y is not
- *             positive (nl_relu_backward's rule), bitwise the same as the two separate calls
- * It saves a read and a write of the activations in each direction. */
-nl_status nl_bn_relu_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *save_invstd,
-                             NlTensor *running_mean, NlTensor *running_var,
-                             const NlTensor *x, const NlTensor *gamma, const NlTensor *beta,
-                             int train, double momentum, double eps);
-nl_status nl_bn_relu_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbeta,
-                              const NlTensor *dy, const NlTensor *x, const NlTensor *y,
-                              const NlTensor *gamma, const NlTensor *save_mean,
-                              const NlTensor *save_invstd, int train);
+                         const NlTensor *save_mean, const NlTensor *save_invstd, int train,
+                         const NlTensor *relu_y);
 
 #endif

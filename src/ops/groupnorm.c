@@ -133,9 +133,9 @@ static nl_status check_args(NlCtx *c, const NlTensor *x, int64_t groups, const c
     return nl_check_shape(c, "groupnorm: save_invstd", save_invstd, 2, ng);
 }
 
-static nl_status gn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *save_invstd,
-                            const NlTensor *x, const NlTensor *gamma, const NlTensor *beta,
-                            int64_t groups, double eps, int relu) {
+nl_status nl_gn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *save_invstd,
+                        const NlTensor *x, const NlTensor *gamma, const NlTensor *beta,
+                        int64_t groups, double eps, int relu) {
     const char *names[] = {"gamma", "beta"};
     const NlTensor *vecs[] = {gamma, beta};
     nl_status s = check_args(c, x, groups, names, vecs, 2, save_mean, save_invstd);
@@ -153,22 +153,10 @@ static nl_status gn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor
     return NL_OK;
 }
 
-nl_status nl_gn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *save_invstd,
-                        const NlTensor *x, const NlTensor *gamma, const NlTensor *beta,
-                        int64_t groups, double eps) {
-    return gn_forward(c, y, save_mean, save_invstd, x, gamma, beta, groups, eps, 0);
-}
-
-nl_status nl_gn_relu_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *save_invstd,
-                             const NlTensor *x, const NlTensor *gamma, const NlTensor *beta,
-                             int64_t groups, double eps) {
-    return gn_forward(c, y, save_mean, save_invstd, x, gamma, beta, groups, eps, 1);
-}
-
-static nl_status gn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbeta,
-                             const NlTensor *dy, const NlTensor *x, const NlTensor *relu_y,
-                             const NlTensor *gamma, const NlTensor *save_mean,
-                             const NlTensor *save_invstd, int64_t groups) {
+nl_status nl_gn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbeta,
+                         const NlTensor *dy, const NlTensor *x, const NlTensor *gamma,
+                         const NlTensor *save_mean, const NlTensor *save_invstd,
+                         int64_t groups, const NlTensor *relu_y) {
     const char *names[] = {"gamma", "dgamma", "dbeta"};
     const NlTensor *vecs[] = {gamma, dgamma, dbeta};
     nl_status s = check_args(c, x, groups, names, vecs, 3, save_mean, save_invstd);
@@ -186,18 +174,4 @@ static nl_status gn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor 
     nl_parallel(gn_threads(c, x->numel, groups), gn_bwd_worker, &j);
     if (j.stopped) return nl_fail(c, NL_EINTR, "groupnorm: interrupted");
     return NL_OK;
-}
-
-nl_status nl_gn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbeta,
-                         const NlTensor *dy, const NlTensor *x, const NlTensor *gamma,
-                         const NlTensor *save_mean, const NlTensor *save_invstd,
-                         int64_t groups) {
-    return gn_backward(c, dx, dgamma, dbeta, dy, x, NULL, gamma, save_mean, save_invstd, groups);
-}
-
-nl_status nl_gn_relu_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbeta,
-                              const NlTensor *dy, const NlTensor *x, const NlTensor *y,
-                              const NlTensor *gamma, const NlTensor *save_mean,
-                              const NlTensor *save_invstd, int64_t groups) {
-    return gn_backward(c, dx, dgamma, dbeta, dy, x, y, gamma, save_mean, save_invstd, groups);
 }

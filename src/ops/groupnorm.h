@@ -15,33 +15,25 @@
 #include "../core/tensor.h"
 
 /* Forward: y and the cache (save_mean, save_invstd) are outputs. gamma/beta may be NULL
- * (no affine). Fails with NL_EARG when groups < 1 or groups does not divide C. */
+ * (no affine). Fails with NL_EARG when groups < 1 or groups does not divide C.
+ * relu != 0 fuses the ReLU that follows, exactly as nl_bn_forward's relu. */
 nl_status nl_gn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *save_invstd,
                         const NlTensor *x, const NlTensor *gamma, const NlTensor *beta,
-                        int64_t groups, double eps);
+                        int64_t groups, double eps, int relu);
 
 /* Backward, with xhat = (x - mean[n,g]) * invstd[n,g] and dxhat = gamma[ch]*dy:
  *   dbeta[ch]  += sum over n,h,w of dy        dgamma[ch] += sum over n,h,w of dy*xhat
  *   dx = invstd * (dxhat - mean_g(dxhat) - xhat * mean_g(dxhat*xhat))   (overwritten)
  * where mean_g averages over the M values of the (n, g) group. dx, dgamma, dbeta may
- * each be NULL. */
+ * each be NULL. relu_y: the fused ReLU's rectified output, which masks dy (as in
+ * nl_bn_backward), or NULL. */
 nl_status nl_gn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbeta,
                          const NlTensor *dy, const NlTensor *x, const NlTensor *gamma,
                          const NlTensor *save_mean, const NlTensor *save_invstd,
-                         int64_t groups);
+                         int64_t groups, const NlTensor *relu_y);
 
 /* The check used at construction and by both kernels: NL_EARG with
  * "groupnorm: 32 groups do not divide 48 channels" (or groups < 1). */
 nl_status nl_gn_check_groups(NlCtx *c, int64_t groups, int64_t channels);
-
-/* GroupNorm followed by ReLU in one pass each way, exactly as nl_bn_relu_forward /
- * nl_bn_relu_backward do for batch norm (y: the rectified output). */
-nl_status nl_gn_relu_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *save_invstd,
-                             const NlTensor *x, const NlTensor *gamma, const NlTensor *beta,
-                             int64_t groups, double eps);
-nl_status nl_gn_relu_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbeta,
-                              const NlTensor *dy, const NlTensor *x, const NlTensor *y,
-                              const NlTensor *gamma, const NlTensor *save_mean,
-                              const NlTensor *save_invstd, int64_t groups);
 
 #endif

@@ -84,7 +84,7 @@ typedef struct {
 static double bn_loss(void *p) {
     BNCase *k = p;
     nl_status s = nl_bn_forward(&ctx, &k->y, &k->sm, &k->si, &k->rm, &k->rv, &k->x, &k->gamma,
-                                &k->beta, k->train, 0.1, 1e-5);
+                                &k->beta, k->train, 0.1, 1e-5, 0);
     return s ? NAN : dot(&k->y, &k->r);
 }
 
@@ -107,7 +107,7 @@ static void bn_gradcheck(int64_t N, int64_t C, int64_t H, int64_t W, int train) 
     snprintf(name, sizeof name, "bn %s (%lld,%lld,%lld,%lld)", train ? "train" : "eval",
              (long long)N, (long long)C, (long long)H, (long long)W);
     double l0 = bn_loss(&k);
-    nl_status s = nl_bn_backward(&ctx, &dx, &dg, &db, &k.r, &k.x, &k.gamma, &k.sm, &k.si, train);
+    nl_status s = nl_bn_backward(&ctx, &dx, &dg, &db, &k.r, &k.x, &k.gamma, &k.sm, &k.si, train, NULL);
     CHECK(s == NL_OK && isfinite(l0), name, "status %d: %s (seed %llu)", s, ctx.err,
           (unsigned long long)SEED);
     double ex = fd_check(bn_loss, &k, &k.x, &dx);
@@ -124,7 +124,7 @@ static void bn_gradcheck(int64_t N, int64_t C, int64_t H, int64_t W, int train) 
     memcpy(dg2.data, dg.data, (size_t)C * sizeof(float));
     memcpy(db2.data, db.data, (size_t)C * sizeof(float));
     nl_fill(&dx2, 123.0f);
-    nl_bn_backward(&ctx, &dx2, &dg2, &db2, &k.r, &k.x, &k.gamma, &k.sm, &k.si, train);
+    nl_bn_backward(&ctx, &dx2, &dg2, &db2, &k.r, &k.x, &k.gamma, &k.sm, &k.si, train, NULL);
     int acc = 1;
     for (int64_t i = 0; i < C; i++)
         acc &= fabsf(dg2.data[i] - 2 * dg.data[i]) <= 1e-5f * (1 + fabsf(dg.data[i])) &&
@@ -152,7 +152,7 @@ static void bn_stats(void) {
     double worst = 0, worst_y = 0;
     for (int step = 0; step < 3; step++) {
         double rm0[2] = {rm.data[0], rm.data[1]}, rv0[2] = {rv.data[0], rv.data[1]};
-        nl_status s = nl_bn_forward(&ctx, &y, &sm, &si, &rm, &rv, &x, &g, &b, 1, 0.1, 1e-5);
+        nl_status s = nl_bn_forward(&ctx, &y, &sm, &si, &rm, &rv, &x, &g, &b, 1, 0.1, 1e-5, 0);
         if (s) { worst = INFINITY; break; }
         for (int64_t ch = 0; ch < C; ch++) {
             double sum = 0, sq = 0;
@@ -185,7 +185,7 @@ static void bn_stats(void) {
     /* eval: y = (x - running_mean)/sqrt(running_var + eps)*gamma + beta, stats untouched */
     rm.data[0] = 0.5f; rm.data[1] = -1.0f; rv.data[0] = 4.0f; rv.data[1] = 0.25f;
     g.data[0] = 2.0f; g.data[1] = -1.0f; b.data[0] = 0.1f; b.data[1] = 0.2f;
-    nl_status s = nl_bn_forward(&ctx, &y, &sm, &si, &rm, &rv, &x, &g, &b, 0, 0.1, 1e-5);
+    nl_status s = nl_bn_forward(&ctx, &y, &sm, &si, &rm, &rv, &x, &g, &b, 0, 0.1, 1e-5, 0);
     double we = 0;
     for (int64_t n = 0; n < N; n++)
         for (int64_t ch = 0; ch < C; ch++)
@@ -206,17 +206,17 @@ static void bn_errors(void) {
              w3 = mk(1, 3, 0, 0, 0), v4 = mk(1, 4, 0, 0, 0), x3 = mk(3, 2, 3, 4, 0);
     NlTensor sm = mk(1, 3, 0, 0, 0), si = mk(1, 3, 0, 0, 0);
     nl_fill(&w3, 1.0f);
-    nl_status s = nl_bn_forward(&ctx, &y, &sm, &si, &v3, &w3, &x, &w3, &v3, 1, 0.1, 1e-5);
+    nl_status s = nl_bn_forward(&ctx, &y, &sm, &si, &v3, &w3, &x, &w3, &v3, 1, 0.1, 1e-5, 0);
     CHECK(s == NL_EARG && strstr(ctx.err, "more than one value per channel") &&
               strstr(ctx.err, "(1,3,1,1)"),
           "bn train with N*H*W == 1 is an error naming the input shape", "status %d: %s", s, ctx.err);
-    s = nl_bn_forward(&ctx, &y, &sm, &si, &v3, &w3, &x, &w3, &v3, 0, 0.1, 1e-5);
+    s = nl_bn_forward(&ctx, &y, &sm, &si, &v3, &w3, &x, &w3, &v3, 0, 0.1, 1e-5, 0);
     CHECK(s == NL_OK, "bn eval with N*H*W == 1 is fine", "status %d: %s", s, ctx.err);
-    s = nl_bn_forward(&ctx, &y, &sm, &si, &v3, &w3, &x, &v4, &v3, 0, 0.1, 1e-5);
+    s = nl_bn_forward(&ctx, &y, &sm, &si, &v3, &w3, &x, &v4, &v3, 0, 0.1, 1e-5, 0);
     CHECK(s == NL_ESHAPE && strstr(ctx.err, "3 channels") && strstr(ctx.err, "gamma") &&
               strstr(ctx.err, "(4)"),
           "bn channel mismatch names both shapes", "status %d: %s", s, ctx.err);
-    s = nl_bn_forward(&ctx, &x3, &sm, &si, &v3, &w3, &x3, &w3, &v3, 1, 0.1, 1e-5);
+    s = nl_bn_forward(&ctx, &x3, &sm, &si, &v3, &w3, &x3, &w3, &v3, 1, 0.1, 1e-5, 0);
     CHECK(s == NL_ESHAPE && strstr(ctx.err, "(2,3,4)"), "bn rejects 3-D input", "status %d: %s", s,
           ctx.err);
     NlTensor *all[] = {&x, &y, &v3, &w3, &v4, &x3, &sm, &si};
@@ -233,7 +233,7 @@ typedef struct {
 static double gn_loss(void *p) {
     GNCase *k = p;
     nl_status s = nl_gn_forward(&ctx, &k->y, &k->sm, &k->si, &k->x, &k->gamma, &k->beta,
-                                k->groups, 1e-5);
+                                k->groups, 1e-5, 0);
     return s ? NAN : dot(&k->y, &k->r);
 }
 
@@ -252,7 +252,7 @@ static void gn_gradcheck(int64_t N, int64_t C, int64_t H, int64_t W, int64_t G) 
     snprintf(name, sizeof name, "gn G=%lld (%lld,%lld,%lld,%lld)", (long long)G, (long long)N,
              (long long)C, (long long)H, (long long)W);
     double l0 = gn_loss(&k);
-    nl_status s = nl_gn_backward(&ctx, &dx, &dg, &db, &k.r, &k.x, &k.gamma, &k.sm, &k.si, G);
+    nl_status s = nl_gn_backward(&ctx, &dx, &dg, &db, &k.r, &k.x, &k.gamma, &k.sm, &k.si, G, NULL);
     CHECK(s == NL_OK && isfinite(l0), name, "status %d: %s", s, ctx.err);
     double ex = fd_check(gn_loss, &k, &k.x, &dx);
     double eg = fd_check(gn_loss, &k, &k.gamma, &dg);
@@ -291,13 +291,13 @@ static void gn_errors(void) {
     CHECK(s == NL_EARG, "gn: zero groups rejected", "status %d: %s", s, ctx.err);
     NlTensor x = mk(4, 2, 6, 3, 3), y = mk(4, 2, 6, 3, 3), g = mk(1, 4, 0, 0, 0),
              sm = mk(2, 2, 3, 0, 0), si = mk(2, 2, 3, 0, 0), sm_bad = mk(2, 2, 2, 0, 0);
-    s = nl_gn_forward(&ctx, &y, &sm, &si, &x, &g, NULL, 3, 1e-5);
+    s = nl_gn_forward(&ctx, &y, &sm, &si, &x, &g, NULL, 3, 1e-5, 0);
     CHECK(s == NL_ESHAPE && strstr(ctx.err, "(2,6,3,3)") && strstr(ctx.err, "(4)"),
           "gn: gamma/channel mismatch names both shapes", "status %d: %s", s, ctx.err);
-    s = nl_gn_forward(&ctx, &y, &sm_bad, &si, &x, NULL, NULL, 3, 1e-5);
+    s = nl_gn_forward(&ctx, &y, &sm_bad, &si, &x, NULL, NULL, 3, 1e-5, 0);
     CHECK(s == NL_ESHAPE && strstr(ctx.err, "(2,3)") && strstr(ctx.err, "(2,2)"),
           "gn: cache of the wrong shape rejected", "status %d: %s", s, ctx.err);
-    s = nl_gn_forward(&ctx, &y, &sm, &si, &x, NULL, NULL, 4, 1e-5);
+    s = nl_gn_forward(&ctx, &y, &sm, &si, &x, NULL, NULL, 4, 1e-5, 0);
     CHECK(s == NL_EARG && strstr(ctx.err, "do not divide"), "gn forward checks the group count too",
           "status %d: %s", s, ctx.err);
     NlTensor *all[] = {&x, &y, &g, &sm, &si, &sm_bad};
