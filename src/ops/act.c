@@ -71,10 +71,9 @@ static inline float select_f(int cond, float a, float b) {
 static inline float relu_grad(float g, float v) { return select_f(v > 0.0f, g, 0.0f); }
 #define RELU_GRAD(g, v) relu_grad(g, v)
 
-/* ReLU and LeakyReLU are pure streams over memory: on tensors of at least ACT_PAR_MIN
+/* ReLU and LeakyReLU are pure streams over memory: on tensors of at least NL_PAR_MIN_NUMEL
  * elements they are split into c->threads contiguous slices (nl_parallel), each element
  * computed exactly as in one pass. */
-#define ACT_PAR_MIN (1 << 18)
 enum { OP_RELU_F, OP_RELU_B, OP_LEAKY_F, OP_LEAKY_B };
 
 typedef struct {
@@ -119,8 +118,9 @@ static void act_worker(void *arg, int tid, int nth) {
 }
 
 static void act_run(NlCtx *c, ActJob *j) {
-    if (c && c->threads > 1 && j->n >= ACT_PAR_MIN)
-        nl_parallel(c->threads, act_worker, j);
+    const int nth = nl_par_threads(c, j->n);
+    if (nth > 1)
+        nl_parallel(nth, act_worker, j);
     else
         act_slice(j, 0, j->n);
 }

@@ -19,13 +19,8 @@
 #include "parallel.h"
 
 /* Channels are independent: both passes split them between c->threads threads (nl_parallel)
- * once a tensor is large enough to pay for the hand-off; the inner loops are normloops.h's
+ * once a tensor is large enough (nl_par_threads); the inner loops are normloops.h's
  * (vectorized, per-element results bitwise those of the plain double-precision loops). */
-#define PAR_MIN_NUMEL (1 << 18)   /* below ~1 MB the hand-off costs more than it saves */
-
-static int bn_threads(const NlCtx *c, int64_t numel) {
-    return c && c->threads > 1 && numel >= PAR_MIN_NUMEL ? c->threads : 1;
-}
 
 /* Checks that x is (N,C,H,W) and that the optional per-channel vector v is (C). */
 static nl_status check_vec(NlCtx *c, const char *what, const NlTensor *v, const NlTensor *x) {
@@ -127,7 +122,7 @@ nl_status nl_bn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *sa
                 .running_var = running_var, .x = x, .gamma = gamma, .beta = beta, .train = train,
                 .momentum = momentum, .eps = eps, .N = N, .C = C, .HW = HW, .M = M, .relu = relu,
                 .interrupted = &c->interrupted };
-    const int nth = bn_threads(c, x->numel);
+    const int nth = nl_par_threads(c, x->numel);
     /* Phase 1: the statistics this pass normalizes with, into the cache (train mode
      * parks the biased variance in save_invstd until phase 2). Nothing the caller keeps
      * across calls (the running stats) changes before phase 2, so an interrupt here
@@ -204,7 +199,7 @@ nl_status nl_bn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbe
                 .save_mean = save_mean, .save_invstd = save_invstd, .train = train, .N = N, .C = C,
                 .HW = HW, .M = N * HW, .relu_y = relu_y ? relu_y->data : NULL,
                 .interrupted = &c->interrupted };
-    nl_parallel(bn_threads(c, x->numel), bn_bwd_worker, &j);
+    nl_parallel(nl_par_threads(c, x->numel), bn_bwd_worker, &j);
     if (j.stopped) return nl_fail(c, NL_EINTR, "batchnorm: interrupted");
     return NL_OK;
 }

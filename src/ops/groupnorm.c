@@ -18,7 +18,6 @@
 /* Groups are independent: both passes split them between c->threads threads (nl_parallel;
  * every thread walks the images of its groups in order) once a tensor is large enough; the
  * inner loops are normloops.h's (per-element results bitwise those of the plain loops). */
-#define PAR_MIN_NUMEL (1 << 18)   /* below ~1 MB the hand-off costs more than it saves */
 
 typedef struct {
     NlTensor *y, *save_mean, *save_invstd, *dx, *dgamma, *dbeta;
@@ -32,7 +31,7 @@ typedef struct {
 } GnJob;
 
 static int gn_threads(const NlCtx *c, int64_t numel, int64_t groups) {
-    int t = c && c->threads > 1 && numel >= PAR_MIN_NUMEL ? c->threads : 1;
+    int t = nl_par_threads(c, numel);
     return t > groups ? (int)groups : t;
 }
 

@@ -13,7 +13,21 @@
 #ifndef NL_OPS_PARALLEL_H
 #define NL_OPS_PARALLEL_H
 
+#include <stdint.h>
+#include "../core/nl.h"
+
 #define NL_PAR_MAX 64
+
+/* The streaming passes over activations (norm, pooling, activation loops) split their work
+ * between c->threads threads from this many elements on: below ~1 MB the hand-off costs
+ * more than it saves. */
+#define NL_PAR_MIN_NUMEL ((int64_t)1 << 18)
+
+/* The thread count for such a pass over numel elements (1 below the threshold or without
+ * a context). */
+static inline int nl_par_threads(const NlCtx *c, int64_t numel) {
+    return c && c->threads > 1 && numel >= NL_PAR_MIN_NUMEL ? c->threads : 1;
+}
 
 typedef void (*nl_par_fn)(void *arg, int tid, int nth);
 
