@@ -119,23 +119,25 @@ static nl_status run(NlCtx *c, Job *j, int64_t n, int64_t per) {
     return NL_OK;
 }
 
-static nl_status check4(NlCtx *c, const NlTensor *x, const NlTensor *w) {
+/* x and w 4-D with at least one image; the output size (*ho, *wo); out (the output, or the
+ * gradient of it), named `what`, must be (N, Cout, Ho, Wo). */
+static nl_status check_geometry(NlCtx *c, const char *what, const NlTensor *out, const NlTensor *x,
+                                const NlTensor *w, int stride, int pad, int64_t *ho, int64_t *wo) {
     char sx[96], sw[96];
     if (x->ndim != 4 || w->ndim != 4 || x->shape[0] < 1)
         return nl_fail(c, NL_ESHAPE, "conv2d: input %s and weight %s must be 4-D with at least one image",
                        nl_shape_str(x, sx, sizeof sx), nl_shape_str(w, sw, sizeof sw));
-    return NL_OK;
+    nl_status s = nl_conv2d_out_size(c, ho, wo, x->shape[2], x->shape[3], w->shape[2], w->shape[3], stride, pad);
+    if (s) return s;
+    int64_t dims[4] = { x->shape[0], w->shape[0], *ho, *wo };
+    return nl_check_shape(c, what, out, 4, dims);
 }
 
 nl_status nl_conv2d_par_forward(NlCtx *c, NlTensor *y, NlTensor *ws, const NlTensor *x,
                                 const NlTensor *w, const NlTensor *b, int stride, int pad) {
-    nl_status s = check4(c, x, w);
-    if (s) return s;
     int64_t ho, wo;
-    if ((s = nl_conv2d_out_size(c, &ho, &wo, x->shape[2], x->shape[3], w->shape[2], w->shape[3], stride, pad)))
-        return s;
-    int64_t dims[4] = { x->shape[0], w->shape[0], ho, wo };
-    if ((s = nl_check_shape(c, "conv2d: output", y, 4, dims))) return s;
+    nl_status s = check_geometry(c, "conv2d: output", y, x, w, stride, pad, &ho, &wo);
+    if (s) return s;
     Job j = { .y = y, .ws = ws, .x = x, .w = w, .b = b, .stride = stride, .pad = pad };
     return run(c, &j, x->shape[0], per_thread(x->shape[1], w->shape[0], w->shape[2], w->shape[3], ho, wo));
 }
@@ -143,13 +145,9 @@ nl_status nl_conv2d_par_forward(NlCtx *c, NlTensor *y, NlTensor *ws, const NlTen
 nl_status nl_conv2d_par_backward(NlCtx *c, NlTensor *dx, NlTensor *dw, NlTensor *db, NlTensor *ws,
                                  const NlTensor *dy, const NlTensor *x, const NlTensor *w,
                                  int stride, int pad) {
-    nl_status s = check4(c, x, w);
-    if (s) return s;
     int64_t ho, wo;
-    if ((s = nl_conv2d_out_size(c, &ho, &wo, x->shape[2], x->shape[3], w->shape[2], w->shape[3], stride, pad)))
-        return s;
-    int64_t dims[4] = { x->shape[0], w->shape[0], ho, wo };
-    if ((s = nl_check_shape(c, "conv2d: grad output", dy, 4, dims))) return s;
+    nl_status s = check_geometry(c, "conv2d: grad output", dy, x, w, stride, pad, &ho, &wo);
+    if (s) return s;
     if (dx && (s = nl_check_same(c, "conv2d: grad input and input", dx, x))) return s;
     if (dw && (s = nl_check_same(c, "conv2d: grad weight and weight", dw, w))) return s;
     if (db && (db->ndim != 1 || db->shape[0] != w->shape[0]))
