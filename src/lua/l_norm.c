@@ -28,13 +28,6 @@
 #include "../ops/optim.h"
 #include "../ops/xent.h"
 
-/* Raises the context's message when s != NL_OK (no temporaries to free here). */
-static void raise_if(lua_State *L, NlCtx *c, nl_status s) {
-    if (s == NL_OK) return;
-    if (s == NL_EINTR) c->interrupted = 0;   /* the error reports it; the next call starts clean */
-    luaL_error(L, "%s", c->err[0] ? c->err : nl_status_name(s));
-}
-
 static int l_bn_forward(lua_State *L) {
     NlCtx *c = nl_lua_ctx(L);
     NlTensor *y = nl_lua_checktensor(L, 1), *sm = nl_lua_checktensor(L, 2),
@@ -46,7 +39,7 @@ static int l_bn_forward(lua_State *L) {
     const int train = lua_toboolean(L, 9);
     const double momentum = luaL_checknumber(L, 10), eps = luaL_checknumber(L, 11);
     const int relu = lua_toboolean(L, 12);
-    raise_if(L, c, nl_bn_forward(c, y, sm, si, rm, rv, x, gamma, beta, train, momentum, eps, relu));
+    nl_lua_check(L, nl_bn_forward(c, y, sm, si, rm, rv, x, gamma, beta, train, momentum, eps, relu), NULL);
     return 0;
 }
 
@@ -59,7 +52,7 @@ static int l_bn_backward(lua_State *L) {
                    *si = nl_lua_checktensor(L, 8);
     luaL_checktype(L, 9, LUA_TBOOLEAN);
     const NlTensor *relu_y = nl_lua_opttensor(L, 10);
-    raise_if(L, c, nl_bn_backward(c, dx, dg, db, dy, x, gamma, sm, si, lua_toboolean(L, 9), relu_y));
+    nl_lua_check(L, nl_bn_backward(c, dx, dg, db, dy, x, gamma, sm, si, lua_toboolean(L, 9), relu_y), NULL);
     return 0;
 }
 
@@ -71,7 +64,7 @@ static int l_gn_forward(lua_State *L) {
                    *beta = nl_lua_opttensor(L, 6);
     const lua_Integer groups = luaL_checkinteger(L, 7);
     const double eps = luaL_checknumber(L, 8);
-    raise_if(L, c, nl_gn_forward(c, y, sm, si, x, gamma, beta, groups, eps, lua_toboolean(L, 9)));
+    nl_lua_check(L, nl_gn_forward(c, y, sm, si, x, gamma, beta, groups, eps, lua_toboolean(L, 9)), NULL);
     return 0;
 }
 
@@ -84,20 +77,20 @@ static int l_gn_backward(lua_State *L) {
                    *si = nl_lua_checktensor(L, 8);
     const lua_Integer groups = luaL_checkinteger(L, 9);
     const NlTensor *relu_y = nl_lua_opttensor(L, 10);
-    raise_if(L, c, nl_gn_backward(c, dx, dg, db, dy, x, gamma, sm, si, groups, relu_y));
+    nl_lua_check(L, nl_gn_backward(c, dx, dg, db, dy, x, gamma, sm, si, groups, relu_y), NULL);
     return 0;
 }
 
 static int l_gn_check_groups(lua_State *L) {
     NlCtx *c = nl_lua_ctx(L);
-    raise_if(L, c, nl_gn_check_groups(c, luaL_checkinteger(L, 1), luaL_checkinteger(L, 2)));
+    nl_lua_check(L, nl_gn_check_groups(c, luaL_checkinteger(L, 1), luaL_checkinteger(L, 2)), NULL);
     return 0;
 }
 
 static int l_xent_forward(lua_State *L) {
     NlCtx *c = nl_lua_ctx(L);
     double loss = 0;
-    raise_if(L, c, nl_xent_forward(c, &loss, nl_lua_checktensor(L, 1), nl_lua_checktensor(L, 2)));
+    nl_lua_check(L, nl_xent_forward(c, &loss, nl_lua_checktensor(L, 1), nl_lua_checktensor(L, 2)), NULL);
     lua_pushnumber(L, loss);
     return 1;
 }
@@ -106,14 +99,14 @@ static int l_xent_backward(lua_State *L) {
     NlCtx *c = nl_lua_ctx(L);
     NlTensor *d = nl_lua_checktensor(L, 1);
     const NlTensor *z = nl_lua_checktensor(L, 2), *y = nl_lua_checktensor(L, 3);
-    raise_if(L, c, nl_xent_backward(c, d, z, y, luaL_optnumber(L, 4, 1.0)));
+    nl_lua_check(L, nl_xent_backward(c, d, z, y, luaL_optnumber(L, 4, 1.0)), NULL);
     return 0;
 }
 
 static int l_xent_correct(lua_State *L) {
     NlCtx *c = nl_lua_ctx(L);
     int64_t n = 0;
-    raise_if(L, c, nl_xent_correct(c, &n, nl_lua_checktensor(L, 1), nl_lua_checktensor(L, 2)));
+    nl_lua_check(L, nl_xent_correct(c, &n, nl_lua_checktensor(L, 1), nl_lua_checktensor(L, 2)), NULL);
     lua_pushinteger(L, (lua_Integer)n);
     return 1;
 }
@@ -125,7 +118,7 @@ static int l_sgd_step(lua_State *L) {
     const double lr = luaL_checknumber(L, 4), mu = luaL_checknumber(L, 5),
                  wd = luaL_checknumber(L, 6);
     luaL_checktype(L, 7, LUA_TBOOLEAN);
-    raise_if(L, c, nl_sgd_step(c, w, v, g, lr, mu, wd, lua_toboolean(L, 7)));
+    nl_lua_check(L, nl_sgd_step(c, w, v, g, lr, mu, wd, lua_toboolean(L, 7)), NULL);
     return 0;
 }
 
@@ -138,7 +131,7 @@ static int l_adam_step(lua_State *L) {
                  b2 = luaL_checknumber(L, 7), eps = luaL_checknumber(L, 8),
                  wd = luaL_checknumber(L, 9);
     const lua_Integer step = luaL_checkinteger(L, 10);
-    raise_if(L, c, nl_adam_step(c, w, m, v, g, lr, b1, b2, eps, wd, step));
+    nl_lua_check(L, nl_adam_step(c, w, m, v, g, lr, b1, b2, eps, wd, step), NULL);
     return 0;
 }
 

@@ -28,13 +28,6 @@
 #include "../ops/linear.h"
 #include "../ops/pool.h"
 
-/* Raises the context's message when s != NL_OK (no temporaries to free here). */
-static void raise_if(lua_State *L, NlCtx *c, nl_status s) {
-    if (s == NL_OK) return;
-    if (s == NL_EINTR) c->interrupted = 0;   /* the error reports it; the next call starts clean */
-    luaL_error(L, "%s", c->err[0] ? c->err : nl_status_name(s));
-}
-
 /* An integer argument that fits a C int (sizes, strides, paddings: the kernel judges the sign). */
 static int check_int(lua_State *L, int arg) {
     lua_Integer v = luaL_checkinteger(L, arg);
@@ -47,9 +40,9 @@ static int check_int(lua_State *L, int arg) {
 static int l_conv2d_out_size(lua_State *L) {
     NlCtx *c = nl_lua_ctx(L);
     int64_t ho, wo;
-    raise_if(L, c, nl_conv2d_out_size(c, &ho, &wo, luaL_checkinteger(L, 1), luaL_checkinteger(L, 2),
+    nl_lua_check(L, nl_conv2d_out_size(c, &ho, &wo, luaL_checkinteger(L, 1), luaL_checkinteger(L, 2),
                                       luaL_checkinteger(L, 3), luaL_checkinteger(L, 4),
-                                      check_int(L, 5), check_int(L, 6)));
+                                      check_int(L, 5), check_int(L, 6)), NULL);
     lua_pushinteger(L, ho);
     lua_pushinteger(L, wo);
     return 2;
@@ -73,7 +66,7 @@ static int l_conv2d_forward(lua_State *L) {
     const NlTensor *x = nl_lua_checktensor(L, 3), *w = nl_lua_checktensor(L, 4),
                    *b = nl_lua_opttensor(L, 5);
     int stride = check_int(L, 6), pad = check_int(L, 7);
-    raise_if(L, c, nl_conv2d_forward(c, y, col, x, w, b, stride, pad));
+    nl_lua_check(L, nl_conv2d_forward(c, y, col, x, w, b, stride, pad), NULL);
     lua_settop(L, 1);
     return 1;
 }
@@ -85,7 +78,7 @@ static int l_conv2d_backward(lua_State *L) {
     const NlTensor *dy = nl_lua_checktensor(L, 5), *x = nl_lua_checktensor(L, 6),
                    *w = nl_lua_checktensor(L, 7);
     int stride = check_int(L, 8), pad = check_int(L, 9);
-    raise_if(L, c, nl_conv2d_backward(c, dx, dw, db, col, dy, x, w, stride, pad));
+    nl_lua_check(L, nl_conv2d_backward(c, dx, dw, db, col, dy, x, w, stride, pad), NULL);
     return 0;
 }
 
@@ -96,7 +89,7 @@ static int l_linear_forward(lua_State *L) {
     NlTensor *y = nl_lua_checktensor(L, 1);
     const NlTensor *x = nl_lua_checktensor(L, 2), *w = nl_lua_checktensor(L, 3),
                    *b = nl_lua_opttensor(L, 4);
-    raise_if(L, c, nl_linear_forward(c, y, x, w, b));
+    nl_lua_check(L, nl_linear_forward(c, y, x, w, b), NULL);
     lua_settop(L, 1);
     return 1;
 }
@@ -106,7 +99,7 @@ static int l_linear_backward(lua_State *L) {
     NlTensor *dx = nl_lua_opttensor(L, 1), *dw = nl_lua_opttensor(L, 2), *db = nl_lua_opttensor(L, 3);
     const NlTensor *dy = nl_lua_checktensor(L, 4), *x = nl_lua_checktensor(L, 5),
                    *w = nl_lua_checktensor(L, 6);
-    raise_if(L, c, nl_linear_backward(c, dx, dw, db, dy, x, w));
+    nl_lua_check(L, nl_linear_backward(c, dx, dw, db, dy, x, w), NULL);
     return 0;
 }
 
@@ -115,8 +108,8 @@ static int l_linear_backward(lua_State *L) {
 static int l_maxpool2d_out_size(lua_State *L) {
     NlCtx *c = nl_lua_ctx(L);
     int64_t ho, wo;
-    raise_if(L, c, nl_maxpool2d_out_size(c, &ho, &wo, luaL_checkinteger(L, 1), luaL_checkinteger(L, 2),
-                                         check_int(L, 3), check_int(L, 4), check_int(L, 5)));
+    nl_lua_check(L, nl_maxpool2d_out_size(c, &ho, &wo, luaL_checkinteger(L, 1), luaL_checkinteger(L, 2),
+                                         check_int(L, 3), check_int(L, 4), check_int(L, 5)), NULL);
     lua_pushinteger(L, ho);
     lua_pushinteger(L, wo);
     return 2;
@@ -127,7 +120,7 @@ static int l_maxpool2d_forward(lua_State *L) {
     NlTensor *y = nl_lua_checktensor(L, 1), *idx = nl_lua_checktensor(L, 2);
     const NlTensor *x = nl_lua_checktensor(L, 3);
     int k = check_int(L, 4), stride = check_int(L, 5), pad = check_int(L, 6);
-    raise_if(L, c, nl_maxpool2d_forward(c, y, idx, x, k, stride, pad));
+    nl_lua_check(L, nl_maxpool2d_forward(c, y, idx, x, k, stride, pad), NULL);
     lua_settop(L, 1);
     return 1;
 }
@@ -136,14 +129,14 @@ static int l_maxpool2d_backward(lua_State *L) {
     NlCtx *c = nl_lua_ctx(L);
     NlTensor *dx = nl_lua_checktensor(L, 1);
     const NlTensor *dy = nl_lua_checktensor(L, 2), *idx = nl_lua_checktensor(L, 3);
-    raise_if(L, c, nl_maxpool2d_backward(c, dx, dy, idx));
+    nl_lua_check(L, nl_maxpool2d_backward(c, dx, dy, idx), NULL);
     return 0;
 }
 
 static int l_global_avgpool_forward(lua_State *L) {
     NlCtx *c = nl_lua_ctx(L);
     NlTensor *y = nl_lua_checktensor(L, 1);
-    raise_if(L, c, nl_global_avgpool_forward(c, y, nl_lua_checktensor(L, 2)));
+    nl_lua_check(L, nl_global_avgpool_forward(c, y, nl_lua_checktensor(L, 2)), NULL);
     lua_settop(L, 1);
     return 1;
 }
@@ -151,7 +144,7 @@ static int l_global_avgpool_forward(lua_State *L) {
 static int l_global_avgpool_backward(lua_State *L) {
     NlCtx *c = nl_lua_ctx(L);
     NlTensor *dx = nl_lua_checktensor(L, 1);
-    raise_if(L, c, nl_global_avgpool_backward(c, dx, nl_lua_checktensor(L, 2)));
+    nl_lua_check(L, nl_global_avgpool_backward(c, dx, nl_lua_checktensor(L, 2)), NULL);
     return 0;
 }
 
@@ -161,7 +154,7 @@ static int l_global_avgpool_backward(lua_State *L) {
     static int lname(lua_State *L) {                                             \
         NlCtx *c = nl_lua_ctx(L);                                                \
         NlTensor *y = nl_lua_checktensor(L, 1);                                  \
-        raise_if(L, c, cfn(c, y, nl_lua_checktensor(L, 2)));                     \
+        nl_lua_check(L, cfn(c, y, nl_lua_checktensor(L, 2)), NULL);                     \
         lua_settop(L, 1);                                                        \
         return 1;                                                                \
     }
@@ -169,7 +162,7 @@ static int l_global_avgpool_backward(lua_State *L) {
     static int lname(lua_State *L) {                                             \
         NlCtx *c = nl_lua_ctx(L);                                                \
         NlTensor *dx = nl_lua_checktensor(L, 1);                                 \
-        raise_if(L, c, cfn(c, dx, nl_lua_checktensor(L, 2), nl_lua_checktensor(L, 3))); \
+        nl_lua_check(L, cfn(c, dx, nl_lua_checktensor(L, 2), nl_lua_checktensor(L, 3)), NULL); \
         return 0;                                                                \
     }
 ACT_FORWARD(l_relu_forward, nl_relu_forward)
@@ -185,7 +178,7 @@ static int l_leakyrelu_forward(lua_State *L) {
     NlCtx *c = nl_lua_ctx(L);
     NlTensor *y = nl_lua_checktensor(L, 1);
     const NlTensor *x = nl_lua_checktensor(L, 2);
-    raise_if(L, c, nl_leakyrelu_forward(c, y, x, (float)luaL_checknumber(L, 3)));
+    nl_lua_check(L, nl_leakyrelu_forward(c, y, x, (float)luaL_checknumber(L, 3)), NULL);
     lua_settop(L, 1);
     return 1;
 }
@@ -194,7 +187,7 @@ static int l_leakyrelu_backward(lua_State *L) {
     NlCtx *c = nl_lua_ctx(L);
     NlTensor *dx = nl_lua_checktensor(L, 1);
     const NlTensor *dy = nl_lua_checktensor(L, 2), *x = nl_lua_checktensor(L, 3);
-    raise_if(L, c, nl_leakyrelu_backward(c, dx, dy, x, (float)luaL_checknumber(L, 4)));
+    nl_lua_check(L, nl_leakyrelu_backward(c, dx, dy, x, (float)luaL_checknumber(L, 4)), NULL);
     return 0;
 }
 

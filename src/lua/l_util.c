@@ -34,7 +34,8 @@ int nl_lua_check(lua_State *L, nl_status s, const char *where) {
     if (s == NL_OK) return 0;
     NlCtx *c = nl_lua_ctx(L);
     if (s == NL_EINTR) c->interrupted = 0;   /* the error reports it; the next chunk starts clean */
-    return luaL_error(L, "%s: %s", where, c->err[0] ? c->err : nl_status_name(s));
+    const char *msg = c->err[0] ? c->err : nl_status_name(s);
+    return where ? luaL_error(L, "%s: %s", where, msg) : luaL_error(L, "%s", msg);
 }
 
 int nl_lua_checkshape(lua_State *L, int arg, int64_t *dims) {

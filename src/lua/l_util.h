@@ -28,7 +28,8 @@ NlTensor *nl_lua_newtensor(lua_State *L, int ndim, const int64_t *dims);
 /* Same shape as `like`. */
 NlTensor *nl_lua_newtensor_like(lua_State *L, const NlTensor *like);
 
-/* Raises "where: <ctx->err>" when s != NL_OK; returns 0 otherwise. */
+/* Raises "where: <ctx->err>" (just the message when where is NULL: the kernels' messages
+ * already name their operation) when s != NL_OK; returns 0 otherwise. */
 int nl_lua_check(lua_State *L, nl_status s, const char *where);
 
 /* Reads a shape given either as integers at arg.. or as one table at arg. */

@@ -21,12 +21,6 @@
 #include "../ops/conv2d_par.h"
 #include "../ops/winograd.h"
 
-static void raise_if(lua_State *L, NlCtx *c, nl_status s) {
-    if (s == NL_OK) return;
-    if (s == NL_EINTR) c->interrupted = 0;   /* the error reports it; the next call starts clean */
-    luaL_error(L, "%s", c->err[0] ? c->err : nl_status_name(s));
-}
-
 static int check_pad(lua_State *L, int arg) {
     lua_Integer v = luaL_checkinteger(L, arg);
     luaL_argcheck(L, v >= INT_MIN && v <= INT_MAX, arg, "integer out of range");
@@ -57,7 +51,7 @@ static int l_winograd_forward(lua_State *L) {
     NlTensor *y = nl_lua_checktensor(L, 1), *ws = nl_lua_checktensor(L, 2);
     const NlTensor *x = nl_lua_checktensor(L, 3), *w = nl_lua_checktensor(L, 4),
                    *b = nl_lua_opttensor(L, 5);
-    raise_if(L, c, nl_winograd_forward(c, y, ws, x, w, b, check_pad(L, 6), check_pad(L, 7)));
+    nl_lua_check(L, nl_winograd_forward(c, y, ws, x, w, b, check_pad(L, 6), check_pad(L, 7)), NULL);
     lua_settop(L, 1);
     return 1;
 }
@@ -68,7 +62,7 @@ static int l_winograd_backward(lua_State *L) {
              *ws = nl_lua_checktensor(L, 4);
     const NlTensor *dy = nl_lua_checktensor(L, 5), *x = nl_lua_checktensor(L, 6),
                    *w = nl_lua_checktensor(L, 7);
-    raise_if(L, c, nl_winograd_backward(c, dx, dw, db, ws, dy, x, w, check_pad(L, 8), lua_toboolean(L, 9)));
+    nl_lua_check(L, nl_winograd_backward(c, dx, dw, db, ws, dy, x, w, check_pad(L, 8), lua_toboolean(L, 9)), NULL);
     return 0;
 }
 
@@ -93,7 +87,7 @@ static int l_conv2d_par_forward(lua_State *L) {
     NlTensor *y = nl_lua_checktensor(L, 1), *ws = nl_lua_checktensor(L, 2);
     const NlTensor *x = nl_lua_checktensor(L, 3), *w = nl_lua_checktensor(L, 4),
                    *b = nl_lua_opttensor(L, 5);
-    raise_if(L, c, nl_conv2d_par_forward(c, y, ws, x, w, b, check_pad(L, 6), check_pad(L, 7)));
+    nl_lua_check(L, nl_conv2d_par_forward(c, y, ws, x, w, b, check_pad(L, 6), check_pad(L, 7)), NULL);
     lua_settop(L, 1);
     return 1;
 }
@@ -104,7 +98,7 @@ static int l_conv2d_par_backward(lua_State *L) {
              *ws = nl_lua_checktensor(L, 4);
     const NlTensor *dy = nl_lua_checktensor(L, 5), *x = nl_lua_checktensor(L, 6),
                    *w = nl_lua_checktensor(L, 7);
-    raise_if(L, c, nl_conv2d_par_backward(c, dx, dw, db, ws, dy, x, w, check_pad(L, 8), check_pad(L, 9)));
+    nl_lua_check(L, nl_conv2d_par_backward(c, dx, dw, db, ws, dy, x, w, check_pad(L, 8), check_pad(L, 9)), NULL);
     return 0;
 }
 
