@@ -27,6 +27,14 @@ static int check_pad(lua_State *L, int arg) {
     return (int)v;
 }
 
+/* Arguments 1..n as sizes in [0, INT_MAX] (the workspace queries' image and channel counts). */
+static void check_sizes(lua_State *L, int64_t *v, int n) {
+    for (int i = 0; i < n; i++) {
+        v[i] = luaL_checkinteger(L, i + 1);
+        luaL_argcheck(L, v[i] >= 0 && v[i] <= INT_MAX, i + 1, "size out of range");
+    }
+}
+
 static int l_winograd_applies(lua_State *L) {
     lua_Integer kh = luaL_checkinteger(L, 1), kw = luaL_checkinteger(L, 2);
     lua_Integer stride = luaL_checkinteger(L, 3), pad = luaL_checkinteger(L, 4);
@@ -37,10 +45,7 @@ static int l_winograd_applies(lua_State *L) {
 
 static int l_winograd_workspace(lua_State *L) {
     int64_t v[5];
-    for (int i = 0; i < 5; i++) {
-        v[i] = luaL_checkinteger(L, i + 1);
-        luaL_argcheck(L, v[i] >= 0 && v[i] <= INT_MAX, i + 1, "size out of range");
-    }
+    check_sizes(L, v, 5);
     int pad = check_pad(L, 6);
     lua_pushinteger(L, nl_winograd_workspace(v[0], v[1], v[2], v[3], v[4], pad, nl_lua_ctx(L)->threads));
     return 1;
@@ -73,10 +78,7 @@ static int l_winograd_isa(lua_State *L) {
 
 static int l_conv2d_par_workspace(lua_State *L) {
     int64_t v[7];
-    for (int i = 0; i < 7; i++) {
-        v[i] = luaL_checkinteger(L, i + 1);
-        luaL_argcheck(L, v[i] >= 0 && v[i] <= INT_MAX, i + 1, "size out of range");
-    }
+    check_sizes(L, v, 7);
     lua_pushinteger(L, nl_conv2d_par_workspace(v[0], v[1], v[2], v[3], v[4], v[5], v[6],
                                                nl_lua_ctx(L)->threads));
     return 1;
