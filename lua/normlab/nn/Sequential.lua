@@ -134,8 +134,9 @@ function Sequential:backward(x, gy, want_input)
       -- offered only to a child without a buffer of the right shape: replacing one it holds
       -- would drop that tensor to the garbage collector and allocate anew every step
       local held = m.scratch and m.scratch.grad_input
-      if on and i > 1 and m.scratch and (held == nil or (C.is_tensor(held) and held:shape_str() ~= xi:shape_str())) then
-        local list = self.grad_free[xi:shape_str()]
+      local key = on and i > 1 and m.scratch and xi:shape_str()
+      if key and (held == nil or (C.is_tensor(held) and held:shape_str() ~= key)) then
+        local list = self.grad_free[key]
         if list and #list > 0 then
           offered = table.remove(list)
           m.scratch.grad_input = offered
