@@ -38,6 +38,20 @@ function T.eq(a, b, what)
   if a ~= b then error(string.format('%s: got %s, expected %s', what or 'value', tostring(a), tostring(b)), 2) end
 end
 
+-- Asserts that tensors a and b have the same shape and the same bits in every element
+-- (stricter than ==: -0 differs from 0, and equal NaNs pass).
+function T.same_bits(a, b, what)
+  what = what or 'tensor'
+  T.eq(a:shape_str(), b:shape_str(), what .. ' shape')
+  local n = a:numel()
+  local fa, fb = a:view(n), b:view(n)
+  for i = 1, n do
+    if string.pack('f', fa[i]) ~= string.pack('f', fb[i]) then
+      error(string.format('%s: element %d differs: %.9g vs %.9g', what, i, fa[i], fb[i]), 2)
+    end
+  end
+end
+
 function T.truthy(v, what)
   if not v then error((what or 'condition') .. ' is false', 2) end
 end

@@ -35,9 +35,8 @@ end
 local function identical(a, b)
   if #a ~= #b then return false, 'different counts' end
   for i = 1, #a do
-    if a[i]:shape_str() ~= b[i]:shape_str() then return false, 'shape ' .. i end
-    local d = a[i] - b[i]
-    if d:max() ~= 0 or d:min() ~= 0 then return false, 'tensor ' .. i .. ' differs' end
+    local ok, why = pcall(T.same_bits, a[i], b[i], 'tensor ' .. i)
+    if not ok then return false, why end
   end
   return true
 end

@@ -279,16 +279,7 @@ end)
 -- Sequential runs BN/GN followed by an in-place ReLU as one layer; the results must be
 -- bitwise those of the separate layers (Sequential.fusion = false), forward and backward,
 -- in training and in evaluation, and the ReLU must really be skipped.
-local function same_bits(a, b, what)
-  T.eq(a:shape_str(), b:shape_str(), what .. ' shape')
-  local n = a:numel()
-  local fa, fb = a:view(n), b:view(n)
-  for i = 1, n do
-    if string.pack('f', fa[i]) ~= string.pack('f', fb[i]) then
-      error(string.format('%s: element %d differs: %.9g vs %.9g', what, i, fa[i], fb[i]), 2)
-    end
-  end
-end
+local same_bits = T.same_bits
 
 for _, kind in ipairs{ 'bn', 'gn' } do
   T.test('fused ' .. kind .. ' + ReLU = separate layers, bitwise (train and eval)', function()
