@@ -7,12 +7,13 @@
  *   C.bn_forward(y, save_mean, save_invstd, running_mean|nil, running_var|nil,
  *                x, gamma|nil, beta|nil, train, momentum, eps [, relu])
  *   C.bn_backward(dx|nil, dgamma|nil, dbeta|nil, dy, x, gamma|nil, save_mean, save_invstd, train
- *                 [, relu_y])
+ *                 [, relu, beta|nil])
  *   C.gn_forward(y, save_mean, save_invstd, x, gamma|nil, beta|nil, groups, eps [, relu])
  *   C.gn_backward(dx|nil, dgamma|nil, dbeta|nil, dy, x, gamma|nil, save_mean, save_invstd, groups
- *                 [, relu_y])
+ *                 [, relu, beta|nil, eps])
  *   relu = true fuses a ReLU behind the norm (batchnorm.h's relu argument); its backward
- *   then takes the rectified output relu_y, which masks dy.
+ *   then masks dy by the rectified output, recomputed from x with the forward's beta (and
+ *   for group norm eps), so gamma and beta must be unchanged since the forward.
  *   C.gn_check_groups(groups, channels)
  *   C.xent_forward(logits, labels) -> loss          C.xent_correct(logits, labels) -> count
  *   C.xent_backward(dlogits, logits, labels [, grad_loss = 1])
@@ -51,8 +52,9 @@ static int l_bn_backward(lua_State *L) {
                    *gamma = nl_lua_opttensor(L, 6), *sm = nl_lua_checktensor(L, 7),
                    *si = nl_lua_checktensor(L, 8);
     luaL_checktype(L, 9, LUA_TBOOLEAN);
-    const NlTensor *relu_y = nl_lua_opttensor(L, 10);
-    nl_lua_check(L, nl_bn_backward(c, dx, dg, db, dy, x, gamma, sm, si, lua_toboolean(L, 9), relu_y), NULL);
+    const int relu = lua_toboolean(L, 10);
+    const NlTensor *beta = nl_lua_opttensor(L, 11);
+    nl_lua_check(L, nl_bn_backward(c, dx, dg, db, dy, x, gamma, beta, sm, si, lua_toboolean(L, 9), relu), NULL);
     return 0;
 }
 
@@ -76,8 +78,10 @@ static int l_gn_backward(lua_State *L) {
                    *gamma = nl_lua_opttensor(L, 6), *sm = nl_lua_checktensor(L, 7),
                    *si = nl_lua_checktensor(L, 8);
     const lua_Integer groups = luaL_checkinteger(L, 9);
-    const NlTensor *relu_y = nl_lua_opttensor(L, 10);
-    nl_lua_check(L, nl_gn_backward(c, dx, dg, db, dy, x, gamma, sm, si, groups, relu_y), NULL);
+    const int relu = lua_toboolean(L, 10);
+    const NlTensor *beta = nl_lua_opttensor(L, 11);
+    const double eps = relu ? luaL_checknumber(L, 12) : 0.0;
+    nl_lua_check(L, nl_gn_backward(c, dx, dg, db, dy, x, gamma, beta, sm, si, groups, eps, relu), NULL);
     return 0;
 }
 

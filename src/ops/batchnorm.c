@@ -18,9 +18,10 @@
 #include "normloops.h"
 #include "parallel.h"
 
-/* Channels are independent: both passes split them between c->threads threads (nl_parallel)
- * once a tensor is large enough (nl_par_threads); the inner loops are normloops.h's
- * (vectorized, per-element results bitwise those of the plain double-precision loops). */
+/* Channels are independent: forward and backward split them between c->threads threads
+ * (nl_parallel) once a tensor is large enough (NL_PAR_MIN_NUMEL_NORM); the inner loops are
+ * normloops.h's (vectorized, per-element results bitwise those of the plain double-precision
+ * loops). */
 
 /* Checks that x is (N,C,H,W) and that the optional per-channel vector v is (C). */
 static nl_status check_vec(NlCtx *c, const char *what, const NlTensor *v, const NlTensor *x) {
@@ -40,54 +41,64 @@ static nl_status check_input(NlCtx *c, const char *what, const NlTensor *x) {
 }
 
 typedef struct {
-    NlTensor *y, *save_mean, *save_invstd, *running_mean, *running_var;
-    const NlTensor *x, *gamma, *beta;
-    int train, phase, relu;
-    double momentum, eps;
+    NlTensor *y, *save_mean, *save_invstd;
+    const NlTensor *x, *gamma, *beta, *running_mean, *running_var;
+    int train, relu;
+    double eps;
     int64_t N, C, HW, M;
     volatile sig_atomic_t *interrupted;
     volatile int stopped;
 } BnFwd;
 
-/* One thread's channels of phase 1 (statistics) or phase 2 (running stats and output). */
+/* Channel ch's statistics into the cache: train mode leaves the BIASED variance in
+ * save_invstd (the running-stat update needs it, after every channel is done) and returns
+ * the invstd the output uses; eval mode stores and returns the running statistics'. */
+static float bn_stats(BnFwd *j, int64_t ch) {
+    const int64_t N = j->N, C = j->C, HW = j->HW;
+    if (!j->train) {
+        j->save_mean->data[ch] = j->running_mean->data[ch];
+        return j->save_invstd->data[ch] = (float)(1.0 / sqrt((double)j->running_var->data[ch] + j->eps));
+    }
+    double sum = 0, sq = 0;
+    for (int64_t n = 0; n < N; n++) sum += nl_nl_sum(j->x->data + (n * C + ch) * HW, HW);
+    const double mean = sum / (double)j->M;
+    /* two passes: no cancellation as in E[x^2]-E[x]^2 */
+    for (int64_t n = 0; n < N; n++) sq += nl_nl_sumsq_dev(j->x->data + (n * C + ch) * HW, HW, mean);
+    j->save_mean->data[ch] = (float)mean;
+    const float var = j->save_invstd->data[ch] = (float)(sq / (double)j->M);   /* biased */
+    return (float)(1.0 / sqrt((double)var + j->eps));
+}
+
+/* One thread's channels: statistics, then y = (x - mean) * (gamma*invstd) + beta while the
+ * channel is still in cache (one pass over x fewer than statistics for all channels first). */
 static void bn_fwd_worker(void *arg, int tid, int nth) {
     BnFwd *j = arg;
     long long c0, c1;
     nl_par_range(j->C, tid, nth, &c0, &c1);
-    const int64_t N = j->N, C = j->C, HW = j->HW, M = j->M;
+    const int64_t N = j->N, C = j->C, HW = j->HW;
     for (int64_t ch = c0; ch < c1; ch++) {
-        if (j->phase == 1) {
-            if (*j->interrupted) { j->stopped = 1; return; }
-            if (!j->train) {
-                j->save_mean->data[ch] = j->running_mean->data[ch];
-                j->save_invstd->data[ch] = (float)(1.0 / sqrt((double)j->running_var->data[ch] + j->eps));
-                continue;
-            }
-            double sum = 0, sq = 0;
-            for (int64_t n = 0; n < N; n++) sum += nl_nl_sum(j->x->data + (n * C + ch) * HW, HW);
-            const double mean = sum / (double)M;
-            /* two passes: no cancellation as in E[x^2]-E[x]^2 */
-            for (int64_t n = 0; n < N; n++) sq += nl_nl_sumsq_dev(j->x->data + (n * C + ch) * HW, HW, mean);
-            j->save_mean->data[ch] = (float)mean;
-            j->save_invstd->data[ch] = (float)(sq / (double)M);   /* var, biased */
-            continue;
-        }
-        const double mean = j->save_mean->data[ch];
-        if (j->train) {
-            const double var = j->save_invstd->data[ch];
-            if (j->running_mean && j->running_var) {
-                j->running_mean->data[ch] = (float)((1.0 - j->momentum) * j->running_mean->data[ch] +
-                                                    j->momentum * mean);
-                j->running_var->data[ch] = (float)((1.0 - j->momentum) * j->running_var->data[ch] +
-                                                   j->momentum * var * (double)M / (double)(M - 1));
-            }
-            j->save_invstd->data[ch] = (float)(1.0 / sqrt(var + j->eps));
-        }
-        const double scale = (j->gamma ? j->gamma->data[ch] : 1.0) * (double)j->save_invstd->data[ch];
+        if (*j->interrupted) { j->stopped = 1; return; }
+        const double invstd = bn_stats(j, ch);
+        const double mean = j->save_mean->data[ch];   /* the float the backward reads back */
+        const double scale = (j->gamma ? j->gamma->data[ch] : 1.0) * invstd;
         const double shift = j->beta ? j->beta->data[ch] : 0.0;
         for (int64_t n = 0; n < N; n++)
             nl_nl_affine(j->y->data + (n * C + ch) * HW, j->x->data + (n * C + ch) * HW, HW, mean, scale, shift,
                          j->relu);
+    }
+}
+
+/* Train mode, after every channel: the running statistics (PyTorch's update, unbiased
+ * variance) and save_invstd from the biased variance parked there. */
+static void bn_finish(BnFwd *j, NlTensor *running_mean, NlTensor *running_var, double momentum) {
+    const double M = (double)j->M;
+    for (int64_t ch = 0; ch < j->C; ch++) {
+        const double mean = j->save_mean->data[ch], var = j->save_invstd->data[ch];
+        if (running_mean && running_var) {
+            running_mean->data[ch] = (float)((1.0 - momentum) * running_mean->data[ch] + momentum * mean);
+            running_var->data[ch] = (float)((1.0 - momentum) * running_var->data[ch] + momentum * var * M / (M - 1));
+        }
+        j->save_invstd->data[ch] = (float)(1.0 / sqrt(var + j->eps));
     }
 }
 
@@ -119,28 +130,20 @@ nl_status nl_bn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *sa
     }
 
     BnFwd j = { .y = y, .save_mean = save_mean, .save_invstd = save_invstd, .running_mean = running_mean,
-                .running_var = running_var, .x = x, .gamma = gamma, .beta = beta, .train = train,
-                .momentum = momentum, .eps = eps, .N = N, .C = C, .HW = HW, .M = M, .relu = relu,
-                .interrupted = &c->interrupted };
-    const int nth = nl_par_threads(c, x->numel);
-    /* Phase 1: the statistics this pass normalizes with, into the cache (train mode
-     * parks the biased variance in save_invstd until phase 2). Nothing the caller keeps
-     * across calls (the running stats) changes before phase 2, so an interrupt here
-     * leaves the layer as it was. */
-    j.phase = 1;
-    nl_parallel(nth, bn_fwd_worker, &j);
+                .running_var = running_var, .x = x, .gamma = gamma, .beta = beta, .train = train, .eps = eps,
+                .N = N, .C = C, .HW = HW, .M = M, .relu = relu, .interrupted = &c->interrupted };
+    nl_parallel(nl_par_threads_from(c, x->numel, NL_PAR_MIN_NUMEL_NORM), bn_fwd_worker, &j);
+    /* The running statistics change only once every channel is done, so an interrupt
+     * leaves the layer as it was (the cache and y are scratch). */
     if (j.stopped) return nl_fail(c, NL_EINTR, "batchnorm: interrupted");
-    /* Phase 2: running stats (train), invstd, then y = (x - mean) * (gamma*invstd) + beta. */
-    j.phase = 2;
-    nl_parallel(nth, bn_fwd_worker, &j);
+    if (train) bn_finish(&j, running_mean, running_var, momentum);
     return NL_OK;
 }
 
 typedef struct {
     NlTensor *dx, *dgamma, *dbeta;
-    const NlTensor *dy, *x, *gamma, *save_mean, *save_invstd;
-    const float *relu_y;   /* a fused ReLU's rectified output (masks dy), or NULL */
-    int train;
+    const NlTensor *dy, *x, *gamma, *beta, *save_mean, *save_invstd;
+    int train, relu;
     int64_t N, C, HW, M;
     volatile sig_atomic_t *interrupted;
     volatile int stopped;
@@ -154,52 +157,53 @@ static void bn_bwd_worker(void *arg, int tid, int nth) {
     for (int64_t ch = c0; ch < c1; ch++) {
         if (*j->interrupted) { j->stopped = 1; return; }
         const double mean = j->save_mean->data[ch], invstd = j->save_invstd->data[ch];
+        const double ga = j->gamma ? j->gamma->data[ch] : 1.0;
+        /* a fused ReLU's mask, recomputed from x with the forward's own doubles */
+        const NlNlRelu r = { mean, ga * invstd, j->beta ? j->beta->data[ch] : 0.0 };
+        const NlNlRelu *rp = j->relu ? &r : NULL;
         /* sum(dy) and sum(dy*xhat) over the channel: the gamma/beta gradients and the
          * two projections removed from dx in train mode. */
         double sdy = 0, sdyx = 0;
         for (int64_t n = 0; n < N; n++) {
             double a, b;
             const int64_t off = (n * C + ch) * HW;
-            nl_nl_dot_xhat(j->dy->data + off, j->relu_y ? j->relu_y + off : NULL, j->x->data + off, HW, mean,
-                           invstd, &a, &b);
+            nl_nl_dot_xhat(j->dy->data + off, rp, j->x->data + off, HW, mean, invstd, &a, &b);
             sdy += a, sdyx += b;
         }
         if (j->dbeta) j->dbeta->data[ch] += (float)sdy;
         if (j->dgamma) j->dgamma->data[ch] += (float)sdyx;
         if (!j->dx) continue;
-        const double k = (j->gamma ? j->gamma->data[ch] : 1.0) * invstd;   /* gamma*invstd */
+        const double k = ga * invstd;                                       /* gamma*invstd */
         const double mdy = j->train ? sdy / (double)M : 0.0;                /* mean(dy) */
         const double mdyx = j->train ? sdyx / (double)M : 0.0;              /* mean(dy*xhat) */
         for (int64_t n = 0; n < N; n++) {
             const int64_t off = (n * C + ch) * HW;
-            nl_nl_bn_dx(j->dx->data + off, j->dy->data + off, j->relu_y ? j->relu_y + off : NULL,
-                        j->x->data + off, HW, mean, invstd, k, mdy, mdyx);
+            nl_nl_bn_dx(j->dx->data + off, j->dy->data + off, rp, j->x->data + off, HW, mean, invstd, k, mdy, mdyx);
         }
     }
 }
 
 nl_status nl_bn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbeta,
                          const NlTensor *dy, const NlTensor *x, const NlTensor *gamma,
-                         const NlTensor *save_mean, const NlTensor *save_invstd, int train,
-                         const NlTensor *relu_y) {
+                         const NlTensor *beta, const NlTensor *save_mean, const NlTensor *save_invstd,
+                         int train, int relu) {
     nl_status s;
     if ((s = check_input(c, "input", x))) return s;
     if ((s = nl_check_same(c, "batchnorm: grad_output", dy, x))) return s;
-    if (relu_y && (s = nl_check_same(c, "batchnorm: the fused ReLU's output", relu_y, x))) return s;
     if (dx && (s = nl_check_same(c, "batchnorm: grad_input", dx, x))) return s;
     if (!save_mean || !save_invstd)
         return nl_fail(c, NL_EARG, "batchnorm: save_mean and save_invstd are required");
-    if ((s = check_vec(c, "gamma", gamma, x)) || (s = check_vec(c, "dgamma", dgamma, x)) ||
+    if ((s = check_vec(c, "gamma", gamma, x)) || (s = check_vec(c, "beta", beta, x)) ||
+        (s = check_vec(c, "dgamma", dgamma, x)) ||
         (s = check_vec(c, "dbeta", dbeta, x)) || (s = check_vec(c, "save_mean", save_mean, x)) ||
         (s = check_vec(c, "save_invstd", save_invstd, x)))
         return s;
 
     const int64_t N = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
-    BnBwd j = { .dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dy = dy, .x = x, .gamma = gamma,
-                .save_mean = save_mean, .save_invstd = save_invstd, .train = train, .N = N, .C = C,
-                .HW = HW, .M = N * HW, .relu_y = relu_y ? relu_y->data : NULL,
-                .interrupted = &c->interrupted };
-    nl_parallel(nl_par_threads(c, x->numel), bn_bwd_worker, &j);
+    BnBwd j = { .dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dy = dy, .x = x, .gamma = gamma, .beta = beta,
+                .save_mean = save_mean, .save_invstd = save_invstd, .train = train, .relu = relu, .N = N,
+                .C = C, .HW = HW, .M = N * HW, .interrupted = &c->interrupted };
+    nl_parallel(nl_par_threads_from(c, x->numel, NL_PAR_MIN_NUMEL_NORM), bn_bwd_worker, &j);
     if (j.stopped) return nl_fail(c, NL_EINTR, "batchnorm: interrupted");
     return NL_OK;
 }

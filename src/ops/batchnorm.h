@@ -36,12 +36,13 @@ nl_status nl_bn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *sa
  *   train: dx = gamma*invstd * (dy - sum(dy)/M - xhat*sum(dy*xhat)/M)  (overwritten)
  *   eval:  dx = gamma*invstd * dy     (the statistics are constants: an affine map)
  * dx, dgamma and dbeta may each be NULL (not wanted).
- * relu_y (NULL when no ReLU was fused): the fused forward's rectified output; dy is taken
- * as 0 where it is not positive (nl_relu_backward's rule), bitwise the same as the
- * separate ReLU backward before this one. */
+ * relu != 0: a ReLU was fused into the forward pass; dy is taken as 0 where its rectified
+ * output was not positive (nl_relu_backward's rule), bitwise the same as the separate ReLU
+ * backward before this one. That output is recomputed from x, the cache, gamma and beta
+ * (no pass over it), so x, gamma and beta must be the forward's (as in a training step). */
 nl_status nl_bn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbeta,
                          const NlTensor *dy, const NlTensor *x, const NlTensor *gamma,
-                         const NlTensor *save_mean, const NlTensor *save_invstd, int train,
-                         const NlTensor *relu_y);
+                         const NlTensor *beta, const NlTensor *save_mean, const NlTensor *save_invstd,
+                         int train, int relu);
 
 #endif

@@ -16,14 +16,14 @@
 #include "parallel.h"
 
 /* Groups are independent: both passes split them between c->threads threads (nl_parallel;
- * every thread walks the images of its groups in order) once a tensor is large enough; the
- * inner loops are normloops.h's (per-element results bitwise those of the plain loops). */
+ * every thread walks the images of its groups in order) once a tensor is large enough
+ * (NL_PAR_MIN_NUMEL_NORM); the inner loops are normloops.h's (per-element results bitwise
+ * those of the plain loops). */
 
 typedef struct {
     NlTensor *y, *save_mean, *save_invstd, *dx, *dgamma, *dbeta;
     const NlTensor *x, *dy, *gamma, *beta, *cmean, *cinvstd;
-    const float *relu_y;   /* backward: a fused ReLU's rectified output (masks dy), or NULL */
-    int relu;              /* forward: rectify the output (a fused ReLU) */
+    int relu;              /* a fused ReLU: the forward rectifies, the backward masks dy */
     int64_t N, C, HW, CG, M, groups;
     double eps;
     volatile sig_atomic_t *interrupted;
@@ -31,29 +31,40 @@ typedef struct {
 } GnJob;
 
 static int gn_threads(const NlCtx *c, int64_t numel, int64_t groups) {
-    int t = nl_par_threads(c, numel);
+    int t = nl_par_threads_from(c, numel, NL_PAR_MIN_NUMEL_NORM);
     return t > groups ? (int)groups : t;
+}
+
+/* The (n, g) group's statistics, in double: the forward normalizes with these, and a fused
+ * ReLU's backward recomputes them (the cache holds them rounded to float) for its mask. */
+static void group_stats(const GnJob *j, const float *p, double *mean, double *invstd) {
+    const int64_t M = j->M;
+    *mean = nl_nl_sum(p, M) / (double)M;
+    *invstd = 1.0 / sqrt(nl_nl_sumsq_dev(p, M, *mean) / (double)M + j->eps);
+}
+
+/* The affine map of channel ch in a group with these statistics (the forward's doubles). */
+static NlNlRelu channel_affine(const GnJob *j, int64_t ch, double mean, double invstd) {
+    return (NlNlRelu){ mean, (j->gamma ? j->gamma->data[ch] : 1.0) * invstd, j->beta ? j->beta->data[ch] : 0.0 };
 }
 
 static void gn_fwd_worker(void *arg, int tid, int nth) {
     GnJob *j = arg;
     long long g0, g1;
     nl_par_range(j->groups, tid, nth, &g0, &g1);
-    const int64_t C = j->C, HW = j->HW, CG = j->CG, M = j->M, G = j->groups;
+    const int64_t C = j->C, HW = j->HW, CG = j->CG, G = j->groups;
     for (int64_t n = 0; n < j->N; n++) {
         if (*j->interrupted) { j->stopped = 1; return; }
         for (int64_t g = g0; g < g1; g++) {
             const float *p = j->x->data + (n * C + g * CG) * HW;   /* the group's M values */
             float *q = j->y->data + (n * C + g * CG) * HW;
-            const double mean = nl_nl_sum(p, M) / (double)M;
-            const double invstd = 1.0 / sqrt(nl_nl_sumsq_dev(p, M, mean) / (double)M + j->eps);
+            double mean, invstd;
+            group_stats(j, p, &mean, &invstd);
             j->save_mean->data[n * G + g] = (float)mean;
             j->save_invstd->data[n * G + g] = (float)invstd;
             for (int64_t k = 0; k < CG; k++) {   /* per channel: gamma/beta of ch = g*CG + k */
-                const int64_t ch = g * CG + k;
-                const double scale = (j->gamma ? j->gamma->data[ch] : 1.0) * invstd;
-                const double shift = j->beta ? j->beta->data[ch] : 0.0;
-                nl_nl_affine(q + k * HW, p + k * HW, HW, mean, scale, shift, j->relu);
+                const NlNlRelu a = channel_affine(j, g * CG + k, mean, invstd);
+                nl_nl_affine(q + k * HW, p + k * HW, HW, a.mean, a.a, a.b, j->relu);
             }
         }
     }
@@ -69,16 +80,21 @@ static void gn_bwd_worker(void *arg, int tid, int nth) {
         for (int64_t g = g0; g < g1; g++) {
             const int64_t off = (n * C + g * CG) * HW;
             const float *p = j->x->data + off, *gy = j->dy->data + off;
-            const float *ry = j->relu_y ? j->relu_y + off : NULL;
             const double mean = j->cmean->data[n * G + g];
             const double invstd = j->cinvstd->data[n * G + g];
+            /* a fused ReLU's mask needs the forward's exact statistics, not the cached floats:
+             * recomputed (the group is one short run of x, read here anyway) */
+            double fmean = 0, finvstd = 0;
+            if (j->relu) group_stats(j, p, &fmean, &finvstd);
+            NlNlRelu r;
             /* Per channel of the group: sum(dy), sum(dy*xhat) give dbeta/dgamma; their
              * gamma-weighted totals give sum(dxhat) and sum(dxhat*xhat) for dx. */
             double sdxh = 0, sdxhx = 0;
             for (int64_t k = 0; k < CG; k++) {
                 const int64_t ch = g * CG + k;
                 double sdy, sdyx;
-                nl_nl_dot_xhat(gy + k * HW, ry ? ry + k * HW : NULL, p + k * HW, HW, mean, invstd, &sdy, &sdyx);
+                if (j->relu) r = channel_affine(j, ch, fmean, finvstd);
+                nl_nl_dot_xhat(gy + k * HW, j->relu ? &r : NULL, p + k * HW, HW, mean, invstd, &sdy, &sdyx);
                 if (j->dbeta) j->dbeta->data[ch] += (float)sdy;
                 if (j->dgamma) j->dgamma->data[ch] += (float)sdyx;
                 const double ga = j->gamma ? j->gamma->data[ch] : 1.0;
@@ -89,8 +105,10 @@ static void gn_bwd_worker(void *arg, int tid, int nth) {
             const double mdxh = sdxh / (double)M, mdxhx = sdxhx / (double)M;
             float *q = j->dx->data + off;
             for (int64_t k = 0; k < CG; k++) {
-                const double ga = j->gamma ? j->gamma->data[g * CG + k] : 1.0;
-                nl_nl_gn_dx(q + k * HW, gy + k * HW, ry ? ry + k * HW : NULL, p + k * HW, HW, mean, invstd, ga, mdxh,
+                const int64_t ch = g * CG + k;
+                const double ga = j->gamma ? j->gamma->data[ch] : 1.0;
+                if (j->relu) r = channel_affine(j, ch, fmean, finvstd);
+                nl_nl_gn_dx(q + k * HW, gy + k * HW, j->relu ? &r : NULL, p + k * HW, HW, mean, invstd, ga, mdxh,
                             mdxhx);
             }
         }
@@ -154,22 +172,21 @@ nl_status nl_gn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *sa
 
 nl_status nl_gn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbeta,
                          const NlTensor *dy, const NlTensor *x, const NlTensor *gamma,
-                         const NlTensor *save_mean, const NlTensor *save_invstd,
-                         int64_t groups, const NlTensor *relu_y) {
-    const char *names[] = {"gamma", "dgamma", "dbeta"};
-    const NlTensor *vecs[] = {gamma, dgamma, dbeta};
-    nl_status s = check_args(c, x, groups, names, vecs, 3, save_mean, save_invstd);
+                         const NlTensor *beta, const NlTensor *save_mean, const NlTensor *save_invstd,
+                         int64_t groups, double eps, int relu) {
+    const char *names[] = {"gamma", "beta", "dgamma", "dbeta"};
+    const NlTensor *vecs[] = {gamma, beta, dgamma, dbeta};
+    nl_status s = check_args(c, x, groups, names, vecs, 4, save_mean, save_invstd);
     if (s) return s;
     if ((s = nl_check_same(c, "groupnorm: grad_output", dy, x))) return s;
     if (dx && (s = nl_check_same(c, "groupnorm: grad_input", dx, x))) return s;
-    if (relu_y && (s = nl_check_same(c, "groupnorm: the fused ReLU's output", relu_y, x))) return s;
+    if (relu && !(eps > 0)) return nl_fail(c, NL_EARG, "groupnorm: eps must be positive, got %g", eps);
 
     const int64_t N = x->shape[0], C = x->shape[1], HW = x->shape[2] * x->shape[3];
     const int64_t CG = C / groups;
-    GnJob j = { .dx = dx, .dgamma = dgamma, .dbeta = dbeta, .x = x, .dy = dy, .gamma = gamma,
+    GnJob j = { .dx = dx, .dgamma = dgamma, .dbeta = dbeta, .x = x, .dy = dy, .gamma = gamma, .beta = beta,
                 .cmean = save_mean, .cinvstd = save_invstd, .N = N, .C = C, .HW = HW, .CG = CG,
-                .M = CG * HW, .groups = groups, .relu_y = relu_y ? relu_y->data : NULL,
-                .interrupted = &c->interrupted };
+                .M = CG * HW, .groups = groups, .eps = eps, .relu = relu, .interrupted = &c->interrupted };
     nl_parallel(gn_threads(c, x->numel, groups), gn_bwd_worker, &j);
     if (j.stopped) return nl_fail(c, NL_EINTR, "groupnorm: interrupted");
     return NL_OK;

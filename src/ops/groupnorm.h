@@ -25,12 +25,14 @@ nl_status nl_gn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *sa
  *   dbeta[ch]  += sum over n,h,w of dy        dgamma[ch] += sum over n,h,w of dy*xhat
  *   dx = invstd * (dxhat - mean_g(dxhat) - xhat * mean_g(dxhat*xhat))   (overwritten)
  * where mean_g averages over the M values of the (n, g) group. dx, dgamma, dbeta may
- * each be NULL. relu_y: the fused ReLU's rectified output, which masks dy (as in
- * nl_bn_backward), or NULL. */
+ * each be NULL. relu != 0: a ReLU was fused into the forward, and dy is masked by its
+ * rectified output as in nl_bn_backward; that output is recomputed from x (with the group
+ * statistics in double, as the forward had them, and eps), gamma and beta, which must be
+ * the forward's. beta and eps are used only then. */
 nl_status nl_gn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbeta,
                          const NlTensor *dy, const NlTensor *x, const NlTensor *gamma,
-                         const NlTensor *save_mean, const NlTensor *save_invstd,
-                         int64_t groups, const NlTensor *relu_y);
+                         const NlTensor *beta, const NlTensor *save_mean, const NlTensor *save_invstd,
+                         int64_t groups, double eps, int relu);
 
 /* The check used at construction and by both kernels: NL_EARG with
  * "groupnorm: 32 groups do not divide 48 channels" (or groups < 1). */

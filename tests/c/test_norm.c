@@ -107,7 +107,7 @@ static void bn_gradcheck(int64_t N, int64_t C, int64_t H, int64_t W, int train) 
     snprintf(name, sizeof name, "bn %s (%lld,%lld,%lld,%lld)", train ? "train" : "eval",
              (long long)N, (long long)C, (long long)H, (long long)W);
     double l0 = bn_loss(&k);
-    nl_status s = nl_bn_backward(&ctx, &dx, &dg, &db, &k.r, &k.x, &k.gamma, &k.sm, &k.si, train, NULL);
+    nl_status s = nl_bn_backward(&ctx, &dx, &dg, &db, &k.r, &k.x, &k.gamma, &k.beta, &k.sm, &k.si, train, 0);
     CHECK(s == NL_OK && isfinite(l0), name, "status %d: %s (seed %llu)", s, ctx.err,
           (unsigned long long)SEED);
     double ex = fd_check(bn_loss, &k, &k.x, &dx);
@@ -124,7 +124,7 @@ static void bn_gradcheck(int64_t N, int64_t C, int64_t H, int64_t W, int train) 
     memcpy(dg2.data, dg.data, (size_t)C * sizeof(float));
     memcpy(db2.data, db.data, (size_t)C * sizeof(float));
     nl_fill(&dx2, 123.0f);
-    nl_bn_backward(&ctx, &dx2, &dg2, &db2, &k.r, &k.x, &k.gamma, &k.sm, &k.si, train, NULL);
+    nl_bn_backward(&ctx, &dx2, &dg2, &db2, &k.r, &k.x, &k.gamma, &k.beta, &k.sm, &k.si, train, 0);
     int acc = 1;
     for (int64_t i = 0; i < C; i++)
         acc &= fabsf(dg2.data[i] - 2 * dg.data[i]) <= 1e-5f * (1 + fabsf(dg.data[i])) &&
@@ -252,7 +252,7 @@ static void gn_gradcheck(int64_t N, int64_t C, int64_t H, int64_t W, int64_t G) 
     snprintf(name, sizeof name, "gn G=%lld (%lld,%lld,%lld,%lld)", (long long)G, (long long)N,
              (long long)C, (long long)H, (long long)W);
     double l0 = gn_loss(&k);
-    nl_status s = nl_gn_backward(&ctx, &dx, &dg, &db, &k.r, &k.x, &k.gamma, &k.sm, &k.si, G, NULL);
+    nl_status s = nl_gn_backward(&ctx, &dx, &dg, &db, &k.r, &k.x, &k.gamma, &k.beta, &k.sm, &k.si, G, 1e-5, 0);
     CHECK(s == NL_OK && isfinite(l0), name, "status %d: %s", s, ctx.err);
     double ex = fd_check(gn_loss, &k, &k.x, &dx);
     double eg = fd_check(gn_loss, &k, &k.gamma, &dg);

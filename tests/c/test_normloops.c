@@ -13,6 +13,45 @@
 
 static int same_bits(const float *a, const float *b, int64_t n) { return memcmp(a, b, (size_t)n * 4) == 0; }
 
+/* The fused ReLU's backward loops recompute the mask from p with the forward's affine map r:
+ * they must give bitwise what the unmasked loops give on g masked by the stored rectified
+ * output (nl_nl_affine's, y > 0 ? g : 0). Each map is tried on p with values planted where
+ * the output is NaN, -0, +0, or positive in double but rounds to float 0 (the recomputed
+ * v > 0 alone would be wrong there). */
+static void masked_loops(NlTensor *p0, const NlTensor *gy, int64_t n, double is, double k, double mg,
+                         double mgx, double ga) {
+    const NlNlRelu maps[] = {
+        { 0.37, 0.8, -0.2 },    /* a generic map */
+        { 0.5, 1e-39, 0.0 },    /* outputs in and below the float denormals: many round to 0 */
+        { 0.5, -2.0, -0.0 },    /* p == mean gives -0 */
+    };
+    char name[160];
+    NlTensor p = T1(n + 1), y = T1(n + 1), gm = T1(n + 1), q = T1(n + 1), r = T1(n + 1);
+    for (size_t mi = 0; mi < sizeof maps / sizeof maps[0]; mi++) {
+        const NlNlRelu *m = &maps[mi];
+        memcpy(p.data, p0->data, (size_t)(n + 1) * 4);
+        const float planted[] = { NAN, 0.5f, (float)(m->mean - m->b / m->a), 0.62f, 0.5f + 1e-7f, INFINITY, -INFINITY };
+        for (int64_t i = 0; i < n && i < 7; i++) p.data[i * 3 % n] = planted[i];
+        nl_nl_affine(y.data, p.data, n, m->mean, m->a, m->b, 1);
+        for (int64_t i = 0; i < n; i++) gm.data[i] = y.data[i] > 0 ? gy->data[i] : 0.0f;
+        double msg, msgx, rsg, rsgx;
+        nl_nl_dot_xhat(gy->data, m, p.data, n, m->mean, is, &msg, &msgx);
+        nl_nl_dot_xhat(gm.data, NULL, p.data, n, m->mean, is, &rsg, &rsgx);
+        snprintf(name, sizeof name, "recomputed mask: sums = sums of the masked gradient, map %zu, n = %lld", mi,
+                 (long long)n);
+        CHECK(!memcmp(&msg, &rsg, 8) && !memcmp(&msgx, &rsgx, 8), name, "%.17g %.17g vs %.17g %.17g", msg, msgx,
+              rsg, rsgx);
+        nl_nl_bn_dx(q.data, gy->data, m, p.data, n, m->mean, is, k, mg, mgx);
+        nl_nl_bn_dx(r.data, gm.data, NULL, p.data, n, m->mean, is, k, mg, mgx);
+        snprintf(name, sizeof name, "recomputed mask: bn dx bitwise, map %zu, n = %lld", mi, (long long)n);
+        CHECK(same_bits(q.data, r.data, n), name, "differs");
+        nl_nl_gn_dx(q.data, gy->data, m, p.data, n, m->mean, is, ga, mg, mgx);
+        nl_nl_gn_dx(r.data, gm.data, NULL, p.data, n, m->mean, is, ga, mg, mgx);
+        snprintf(name, sizeof name, "recomputed mask: gn dx bitwise, map %zu, n = %lld", mi, (long long)n);
+        CHECK(same_bits(q.data, r.data, n), name, "differs");
+    }
+}
+
 int main(void) {
     uint64_t g = nl_rng_seed(SEED, 0);
     const int64_t lens[] = { 0, 1, 7, 8, 9, 15, 16, 17, 64, 1000, 4099 };
@@ -65,23 +104,7 @@ int main(void) {
         nl_nl_affine(q.data, p.data, n, mean, a, b, 1);
         snprintf(name, sizeof name, "affine + relu bitwise, n = %lld", (long long)n);
         CHECK(same_bits(q.data, r.data, n), name, "differs");
-        NlTensor y = T1(n + 1), gm = T1(n + 1);
-        for (int64_t i = 0; i < n; i++) y.data[i] = r.data[i];
-        if (n > 3) y.data[1] = NAN, y.data[2] = -0.0f, y.data[3] = 0.0f;
-        for (int64_t i = 0; i < n; i++) gm.data[i] = y.data[i] > 0 ? gy.data[i] : 0.0f;
-        double msg, msgx, rsg, rsgx;
-        nl_nl_dot_xhat(gy.data, y.data, p.data, n, mean, is, &msg, &msgx);
-        nl_nl_dot_xhat(gm.data, NULL, p.data, n, mean, is, &rsg, &rsgx);
-        snprintf(name, sizeof name, "masked sums = sums of the masked gradient, n = %lld", (long long)n);
-        CHECK(msg == rsg && msgx == rsgx, name, "%.17g %.17g vs %.17g %.17g", msg, msgx, rsg, rsgx);
-        nl_nl_bn_dx(q.data, gy.data, y.data, p.data, n, mean, is, k, mg, mgx);
-        nl_nl_bn_dx(r.data, gm.data, NULL, p.data, n, mean, is, k, mg, mgx);
-        snprintf(name, sizeof name, "masked bn dx bitwise, n = %lld", (long long)n);
-        CHECK(same_bits(q.data, r.data, n), name, "differs");
-        nl_nl_gn_dx(q.data, gy.data, y.data, p.data, n, mean, is, ga, mg, mgx);
-        nl_nl_gn_dx(r.data, gm.data, NULL, p.data, n, mean, is, ga, mg, mgx);
-        snprintf(name, sizeof name, "masked gn dx bitwise, n = %lld", (long long)n);
-        CHECK(same_bits(q.data, r.data, n), name, "differs");
+        masked_loops(&p, &gy, n, is, k, mg, mgx, ga);
         /* SGD: first step, later step, no momentum */
         for (int mode = 0; mode < 3; mode++) {
             const double lr = 0.05, mu = mode == 2 ? 0 : 0.9, wd = 5e-4;

@@ -278,11 +278,14 @@ end)
 ------------------------------------------------------------------------ norm + ReLU fusion
 -- Sequential runs BN/GN followed by an in-place ReLU as one layer; the results must be
 -- bitwise those of the separate layers (Sequential.fusion = false), forward and backward,
--- in training and in evaluation, and the ReLU must really be skipped.
+-- in training and in evaluation, and the ReLU must really be skipped. The fused backward
+-- recomputes the ReLU's mask from x, so every size path counts: 6x6 images (loop tails, one
+-- thread) and 32x32 (16k values per norm: split between threads when there are several).
 local same_bits = T.same_bits
 
-for _, kind in ipairs{ 'bn', 'gn' } do
-  T.test('fused ' .. kind .. ' + ReLU = separate layers, bitwise (train and eval)', function()
+for _, case in ipairs{ { 'bn', 6 }, { 'gn', 6 }, { 'bn', 32 }, { 'gn', 32 } } do
+  local kind, hw = case[1], case[2]
+  T.test(string.format('fused %s + ReLU = separate layers, bitwise (train and eval, %dx%d)', kind, hw, hw), function()
     local function build()
       local g = nl.Generator(7, 'init')
       local norm = kind == 'bn' and nn.BatchNorm2d(8) or nn.GroupNorm(4, 8)
@@ -291,7 +294,8 @@ for _, kind in ipairs{ 'bn', 'gn' } do
                             nn.Conv2d(8, 4, 3, { padding = 1, gen = g }), nn.GlobalAvgPool2d() }
     end
     local g = nl.Generator(8, 'order')
-    local x, gy = nl.randn(g, 3, 3, 6, 6), nl.randn(g, 3, 4)
+    local n = hw == 6 and 3 or 2
+    local x, gy = nl.randn(g, n, 3, hw, hw), nl.randn(g, n, 4)
     local fused, plain = build(), build()
     plain.fusion = false
     local relu_calls = 0

@@ -63,9 +63,9 @@ function BatchNorm2d:check_cache()
   if self.cache_training == nil then self:fail('backward called before forward') end
 end
 
-function BatchNorm2d:backward_kernel(gx, gw, gb, gy, x, relu_y)
+function BatchNorm2d:backward_kernel(gx, gw, gb, gy, x, relu)
   self:kernel(C.bn_backward, gx, gw, gb, gy, x, self.weight, self.save_mean, self.save_invstd,
-    self.cache_training, relu_y)
+    self.cache_training, relu, self.bias)
 end
 
 require('normlab.help').register{ name = 'nn.BatchNorm2d', obj = BatchNorm2d,

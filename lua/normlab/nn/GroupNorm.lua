@@ -55,9 +55,9 @@ function GroupNorm:check_cache(x)
   end
 end
 
-function GroupNorm:backward_kernel(gx, gw, gb, gy, x, relu_y)
+function GroupNorm:backward_kernel(gx, gw, gb, gy, x, relu)
   self:kernel(C.gn_backward, gx, gw, gb, gy, x, self.weight, self.save_mean, self.save_invstd,
-    self.num_groups, relu_y)
+    self.num_groups, relu, self.bias, self.eps)
 end
 
 require('normlab.help').register{ name = 'nn.GroupNorm', obj = GroupNorm,

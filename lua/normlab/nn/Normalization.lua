@@ -5,12 +5,13 @@
 --   self.kernel_prefix              the C kernels' message prefix ('batchnorm')
 --   self:channels()                 the channel count its input must have
 --   self:check_cache(x)             fails unless a forward pass cached statistics for x
---   self:backward_kernel(gx, gw, gb, gy, x, relu_y)   the C backward call
+--   self:backward_kernel(gx, gw, gb, gy, x, relu)     the C backward call
 -- and its own update_output, which takes the ReLU flag from self:take_relu_flag().
 --
 -- Fused ReLU: nn.Sequential sets fuse_relu for one forward call when an in-place ReLU
 -- follows; the kernels then rectify the output and mask the gradient by it (bitwise the
--- same as the separate layers), and the flag is cached for the backward pass.
+-- same as the separate layers), and the flag is cached for the backward pass, whose kernel
+-- recomputes the mask from x (weight and bias must not change in between, as in a step).
 local Module = require 'normlab.nn.Module'
 
 local Normalization = Module:extend('Normalization')
@@ -51,7 +52,7 @@ local function run_backward(self, x, gy, want_input, want_params)
     self.grad_input = gx
   end
   self:backward_kernel(gx, want_params and self.grad_weight or nil, want_params and self.grad_bias or nil,
-    gy, x, self.cache_relu and self.output or nil)
+    gy, x, self.cache_relu == true)
   return gx
 end
 
