@@ -2,6 +2,7 @@
  * (src/ops/conv2d.c) against Winograd F(4x4,3x3) (src/ops/winograd.c), forward and backward.
  *
  *   bench_conv [--threads T] [--batch B] [--depth D] [--reps R] [--generic] [--only plain|winograd] [--tile 2|4]
+ *              [--split auto|images|channels]
  *
  * For each conv layer of plain(D) at batch B: milliseconds per forward and per backward
  * (grad input + grad weight + grad bias; the first layer's grad input too, as the Lua
@@ -52,6 +53,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--depth") && i + 1 < argc) depth = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--generic")) nl_winograd_force_generic(1);
+        else if (!strcmp(argv[i], "--split") && i + 1 < argc) {
+            i++;
+            nl_winograd_force_split(!strcmp(argv[i], "images") ? 1 : !strcmp(argv[i], "channels") ? 2 : 0);
+        }
         else if (!strcmp(argv[i], "--tile") && i + 1 < argc) tile = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
             i++;
@@ -59,7 +64,7 @@ int main(int argc, char **argv) {
             if (!algo) return 2;
         }
         else {
-            fprintf(stderr, "usage: bench_conv [--threads T] [--batch B] [--depth D] [--reps R] [--generic] [--only plain|winograd] [--tile 2|4]\n");
+            fprintf(stderr, "usage: bench_conv [--threads T] [--batch B] [--depth D] [--reps R] [--generic] [--only plain|winograd] [--tile 2|4] [--split auto|images|channels]\n");
             return 2;
         }
     }

@@ -255,7 +255,10 @@ INLINE void dy_tf_body(float *D, int64_t as, int64_t ldd, const float *Y, int64_
 
 /* The 3x3 kernels linking role-input channel p to role-output channels q0..q0+15, as
  * g[u*3+v][lane]: forward (flip 0) w[q, p, u, v]; data gradient (flip 1) w[p, q, 2-u, 2-v]
- * (w: (co, ci, 3, 3)); zero outside P x Q. */
+ * (w: (co, ci, 3, 3)); zero outside P x Q. The weight transforms take the gather as an
+ * argument (inlined): the AVX-512 build has its own, with gather instructions. */
+typedef void (*gather_fn)(float g[9][16], const float *, int64_t, int, int64_t, int64_t, int64_t, int64_t);
+
 INLINE void gather_g(float g[9][16], const float *w, int64_t ci, int flip, int64_t p, int64_t q0,
                      int64_t P, int64_t Q) {
     for (int l = 0; l < 16; l++) {
@@ -268,14 +271,15 @@ INLINE void gather_g(float g[9][16], const float *w, int64_t ci, int flip, int64
     }
 }
 
-/* F(4x4,3x3) weight transform: U[(a*pp + p)*qp + q] = (G g G^T)[a], rows p in [p0, p1) */
+/* F(4x4,3x3) weight transform: U[(a*pp + p)*qp + q] = (G g G^T)[a], rows p in [p0, p1),
+ * columns q in [qa, qb) (multiples of 16) */
 INLINE void wtf4_body(float *U, int64_t pp, int64_t qp, int64_t P, int64_t Q, const float *w,
-                      int64_t ci, int flip, int64_t p0, int64_t p1) {
+                      int64_t ci, int flip, int64_t p0, int64_t p1, int64_t qa, int64_t qb, gather_fn gather) {
     const int64_t s = pp * qp;
     for (int64_t p = p0; p < p1; p++)
-        for (int64_t q0 = 0; q0 < qp; q0 += 16) {
+        for (int64_t q0 = qa; q0 < qb; q0 += 16) {
             float g[9][16];
-            gather_g(g, w, ci, flip, p, q0, P, Q);
+            gather(g, w, ci, flip, p, q0, P, Q);
             vf t[6][3];   /* t = G g */
             for (int v = 0; v < 3; v++)
                 G6(LD(g[v]), LD(g[3 + v]), LD(g[6 + v]), t[0][v], t[1][v], t[2][v], t[3][v], t[4][v], t[5][v]);
@@ -290,12 +294,12 @@ INLINE void wtf4_body(float *U, int64_t pp, int64_t qp, int64_t P, int64_t Q, co
 
 /* F(2x2,3x3) weight transform (16 points) */
 INLINE void wtf2_body(float *U, int64_t pp, int64_t qp, int64_t P, int64_t Q, const float *w,
-                      int64_t ci, int flip, int64_t p0, int64_t p1) {
+                      int64_t ci, int flip, int64_t p0, int64_t p1, int64_t qa, int64_t qb, gather_fn gather) {
     const int64_t s = pp * qp;
     for (int64_t p = p0; p < p1; p++)
-        for (int64_t q0 = 0; q0 < qp; q0 += 16) {
+        for (int64_t q0 = qa; q0 < qb; q0 += 16) {
             float g[9][16];
-            gather_g(g, w, ci, flip, p, q0, P, Q);
+            gather(g, w, ci, flip, p, q0, P, Q);
             vf t[4][3];
             for (int v = 0; v < 3; v++) G4(LD(g[v]), LD(g[3 + v]), LD(g[6 + v]), t[0][v], t[1][v], t[2][v], t[3][v]);
             for (int a = 0; a < 4; a++) {
@@ -308,12 +312,12 @@ INLINE void wtf2_body(float *U, int64_t pp, int64_t qp, int64_t P, int64_t Q, co
 }
 
 /* dw[o, c, u, v] += (G^T dU G)[u][v] with dU[a] = sum over k < nk of dUs[k*ks + (a*cip + c)*cop + o],
- * ks = 36*cip*cop (the threads' partial sums); channels c in [c0, c1), 16 o at a time. */
+ * ks = 36*cip*cop (the threads' partial sums); channels c in [c0, c1), o in [oa, ob) 16 at a time. */
 INLINE void dw_body(float *dw, const float *dUs, int nk, int64_t cip, int64_t cop, int64_t ci,
-                    int64_t co, int64_t c0, int64_t c1) {
+                    int64_t co, int64_t c0, int64_t c1, int64_t oa, int64_t ob) {
     const int64_t as = cip * cop, ks = NA * as;
     for (int64_t c = c0; c < c1; c++)
-        for (int64_t o0 = 0; o0 < cop && o0 < co; o0 += 16) {
+        for (int64_t o0 = oa; o0 < ob && o0 < co; o0 += 16) {
             vf m[NA];
             for (int a = 0; a < NA; a++) {
                 const float *s = dUs + a * as + c * cop + o0;
@@ -402,18 +406,22 @@ static void gemm_generic(int64_t R, int64_t N, int64_t K, const float *A, int64_
         dy_tf_body(D, as, ldd, Y, wy, cp, th, tw);                                               \
     }                                                                                            \
     ATTR static void wtf4_##SUF(float *U, int64_t pp, int64_t qp, int64_t P, int64_t Q,           \
-                                const float *w, int64_t ci, int flip, int64_t p0, int64_t p1) {  \
-        wtf4_body(U, pp, qp, P, Q, w, ci, flip, p0, p1);                                         \
+                                const float *w, int64_t ci, int flip, int64_t p0, int64_t p1,    \
+                                int64_t qa, int64_t qb) {                                        \
+        wtf4_body(U, pp, qp, P, Q, w, ci, flip, p0, p1, qa, qb, gather_##SUF);                   \
     }                                                                                            \
     ATTR static void wtf2_##SUF(float *U, int64_t pp, int64_t qp, int64_t P, int64_t Q,           \
-                                const float *w, int64_t ci, int flip, int64_t p0, int64_t p1) {  \
-        wtf2_body(U, pp, qp, P, Q, w, ci, flip, p0, p1);                                         \
+                                const float *w, int64_t ci, int flip, int64_t p0, int64_t p1,    \
+                                int64_t qa, int64_t qb) {                                        \
+        wtf2_body(U, pp, qp, P, Q, w, ci, flip, p0, p1, qa, qb, gather_##SUF);                   \
     }                                                                                            \
     ATTR static void dw_##SUF(float *dw, const float *dUs, int nk, int64_t cip, int64_t cop,      \
-                              int64_t ci, int64_t co, int64_t c0, int64_t c1) {                  \
-        dw_body(dw, dUs, nk, cip, cop, ci, co, c0, c1);                                          \
+                              int64_t ci, int64_t co, int64_t c0, int64_t c1, int64_t oa,        \
+                              int64_t ob) {                                                      \
+        dw_body(dw, dUs, nk, cip, cop, ci, co, c0, c1, oa, ob);                                  \
     }
 
+#define gather_generic gather_g
 TRANSFORM_WRAPPERS(generic, )
 
 /* ------------------------------------------------------------------------------------
@@ -561,6 +569,23 @@ AVX512 static void gemm_avx512(int64_t R, int64_t N, int64_t K, const float *A, 
     }
 }
 
+/* gather_g with one masked gather instruction per kernel element: lane l reads
+ * w[(q0+l)*ci + p][e] (forward) or w[p*ci + q0+l][8-e] (flipped), zero outside P x Q. */
+INLINE AVX512 void gather_avx512(float g[9][16], const float *w, int64_t ci, int flip, int64_t p,
+                                 int64_t q0, int64_t P, int64_t Q) {
+    const int64_t live = p < P ? (Q - q0 < 16 ? Q - q0 : 16) : 0;
+    if (live <= 0) {
+        for (int e = 0; e < 9; e++) _mm512_storeu_ps(g[e], _mm512_setzero_ps());
+        return;
+    }
+    const __mmask16 k = (__mmask16)((1u << live) - 1);
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32(flip ? 9 : (int)(ci * 9)));
+    const float *base = flip ? w + (p * ci + q0) * 9 + 8 : w + (q0 * ci + p) * 9;
+    for (int e = 0; e < 9; e++)
+        _mm512_storeu_ps(g[e], _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, idx, base + (flip ? -e : e), 4));
+}
+
 TRANSFORM_WRAPPERS(avx512, AVX512)
 #endif
 
@@ -573,7 +598,7 @@ typedef void (*in_tf_fn)(float *, int64_t, int64_t, const float *, int64_t, int6
 typedef void (*out_tf_fn)(float *, int64_t, int64_t, const float *, int64_t, int64_t, const float *,
                           int64_t, int64_t);
 typedef void (*wtf_fn)(float *, int64_t, int64_t, int64_t, int64_t, const float *, int64_t, int, int64_t,
-                       int64_t);
+                       int64_t, int64_t, int64_t);
 
 typedef struct {
     const char *name;
@@ -586,7 +611,8 @@ typedef struct {
     void (*dy_tf)(float *, int64_t, int64_t, const float *, int64_t, int64_t, int64_t, int64_t);
     void (*gemm)(int64_t, int64_t, int64_t, const float *, int64_t, int64_t, const float *, int64_t,
                  float *, int64_t, int);
-    void (*dw)(float *, const float *, int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
+    void (*dw)(float *, const float *, int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+               int64_t);
 } Kern;
 
 static const Kern kern_generic = {
@@ -659,7 +685,8 @@ static void bufs_max(Bufs *b, const Role *r) {
 
 /* The plan of a call: the roles and the scratch layout (offsets in floats from the 64-byte
  * aligned start of the scratch):
- *   U (36 x cip x cop) | bias (cop) | nth x dU (36 x cip x cop) | nth x db (cop) | nth x Bufs */
+ *   U (36 x cip x cop) | bias (cop) | nth x dU (36 x cip x cop; one when the channels are
+ *   split) | nth x db (cop) | nth x Bufs */
 typedef struct {
     Role f2, f4;               /* forward in 2x2 or 4x4 tiles; f4 is also the weight gradient's */
     Role b;                    /* data gradient: conv(dy, flipped w), 2x2 tiles (accuracy) */
@@ -670,10 +697,36 @@ typedef struct {
     int64_t u, bias, du, db, th0;
     int64_t total;             /* floats needed, including 16 for the alignment */
     int nth;
+    int split_channels;        /* 1: threads split the channels, not the images (see below) */
 } Plan;
 
+/* How the threads share a call. By images (the default): each thread runs its images
+ * through the whole pipeline with its own dU, and the dUs are summed at the end. By
+ * channels: every thread transforms all the images' tiles itself, but computes U, the
+ * GEMMs, dU and the output only for its own share of the channels. With few tiles per call
+ * (a small batch of small images) the weight domain (36 x cip x cop per U and per dU) costs
+ * more than the tiles, and splitting the images would repeat it on every thread; splitting
+ * the channels repeats only the (then small) tile transforms. The rule: channels when
+ * SPLIT_DIV x tiles x (cip + cop) <= cip x cop, i.e. when the tiles' transformed data is
+ * well below the weight domain's, and both channel counts give every thread a 16-block.
+ * (bench_conv --split, 2 threads: plain(8)'s 8x8 layers gain 5-10% at batch 2; the 16x16
+ * layers lose 20% at batch 2, and the 8x8 ones 5% at batch 8: the rule picks neither.)
+ * Only the merged backward pass (pad 1) has a channel-split form, so only pad 1 uses it. */
+#define SPLIT_DIV 4
+static int split_force;   /* 0: the rule; 1: always images; 2: channels wherever possible */
+
+void nl_winograd_force_split(int mode) { split_force = mode; }
+
+static int use_channel_split(const Role *f4, int64_t n, int pad, int nth) {
+    if (nth < 2 || pad != 1 || f4->cip < 16 * nth || f4->cop < 16 * nth || split_force == 1) return 0;
+    return split_force == 2 || SPLIT_DIV * n * f4->tpi * (f4->cip + f4->cop) <= f4->cip * f4->cop;
+}
+
 static void plan_init(Plan *p, int64_t n, int64_t ci, int64_t co, int64_t h, int64_t w, int pad, int nth) {
-    int64_t per = (n + nth - 1) / nth;
+    int64_t per = (n + nth - 1) / nth;   /* images per thread */
+    role_init(&p->f4, 4, ci, co, h, w, pad, per);
+    p->split_channels = kern()->threaded && use_channel_split(&p->f4, n, pad, nth);
+    if (p->split_channels) per = n;
     role_init(&p->f2, 2, ci, co, h, w, pad, per);
     role_init(&p->f4, 4, ci, co, h, w, pad, per);
     role_init(&p->b, 2, co, ci, p->f4.ho, p->f4.wo, 2 - pad, per);
@@ -699,7 +752,7 @@ static void plan_init(Plan *p, int64_t n, int64_t ci, int64_t co, int64_t h, int
     p->u = 0;
     p->bias = p->usz;
     p->du = p->bias + cmax;
-    p->db = p->du + (int64_t)nth * p->usz;
+    p->db = p->du + (int64_t)(p->split_channels ? 1 : nth) * p->usz;   /* split: one shared dU */
     p->th0 = p->db + (int64_t)nth * cmax;
     p->total = p->th0 + (int64_t)nth * p->per_thread + 16;
     p->nth = nth;
@@ -779,36 +832,69 @@ static void wtf_worker(void *arg, int tid, int nth) {
     const Role *r = j->r;
     long long p0, p1;
     nl_par_range(r->cip, tid, nth, &p0, &p1);
-    j->k->wtf[r->m == 4](j->base + j->p->u, r->cip, r->cop, r->ci, r->co, j->w, j->p->f4.ci, j->flip, p0, p1);
+    j->k->wtf[r->m == 4](j->base + j->p->u, r->cip, r->cop, r->ci, r->co, j->w, j->p->f4.ci, j->flip, p0, p1, 0,
+                         r->cop);
 }
 
-/* y (+)= conv(x, U) (+ bias) for this thread's images, chunk by chunk */
+/* This thread's part of a call: images [n0, n1), (padded) output channels [o0, o1) and
+ * input channels [i0, i1) of role r. Split by images: a share of the images, all channels;
+ * split by channels: all images, a share of each channel count in whole 16-blocks. */
+typedef struct { int64_t n0, n1, o0, o1, i0, i1; } Share;
+
+static void block_range(int64_t cp, int tid, int nth, int64_t *c0, int64_t *c1) {
+    long long b0, b1;
+    nl_par_range(cp / 16, tid, nth, &b0, &b1);
+    *c0 = 16 * b0, *c1 = 16 * b1;
+}
+
+static Share share_of(const Job *j, const Role *r, int tid, int nth) {
+    Share s = { 0, j->n, 0, r->cop, 0, r->cip };
+    if (j->p->split_channels) {
+        block_range(r->cop, tid, nth, &s.o0, &s.o1);
+        block_range(r->cip, tid, nth, &s.i0, &s.i1);
+    } else {
+        long long n0, n1;
+        nl_par_range(j->n, tid, nth, &n0, &n1);
+        s.n0 = n0, s.n1 = n1;
+    }
+    return s;
+}
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* y (+)= conv(x, U) (+ bias) for this thread's images and output channels, chunk by chunk.
+ * Split by channels, the thread first transforms its own columns of U (no other thread
+ * reads them, so the call needs no second parallel region). */
 static void conv_worker(void *arg, int tid, int nth) {
     Job *j = arg;
     const Role *r = j->r;
     const Kern *K = j->k;
     const int f4 = r->m == 4, m = r->m;
-    long long n0, n1;
-    nl_par_range(j->n, tid, nth, &n0, &n1);
+    const Share sh = share_of(j, r, tid, nth);
+    const int64_t q0 = sh.o0, nq = sh.o1 - sh.o0, nqo = min64(sh.o1, r->co) - q0;   /* padded, real */
+    if (nq <= 0 || sh.n0 >= sh.n1) return;
+    float *U = j->base + j->p->u;
+    if (j->p->split_channels)
+        K->wtf[f4](U, r->cip, r->cop, r->ci, r->co, j->w, j->p->f4.ci, j->flip, 0, r->cip, q0, sh.o1);
     float *xp = thread_buf(j, tid), *v = xp + j->p->bufs.xp, *mm = v + j->p->bufs.v, *yt = mm + j->p->bufs.m;
     memset(xp, 0, (size_t)(r->hp * r->wp * r->cip) * sizeof(float));
-    const int64_t xs = r->ci * r->h * r->w, ys = r->co * r->ho * r->wo;
+    const int64_t xs = r->ci * r->h * r->w, ys = r->co * r->ho * r->wo, po = r->ho * r->wo;
     const int64_t av = r->tmax * r->cip, am = r->tmax * r->cop;   /* point strides of V, M */
-    const float *U = j->base + j->p->u;
-    for (int64_t c0 = n0; c0 < n1; c0 += r->ipc) {
+    for (int64_t c0 = sh.n0; c0 < sh.n1; c0 += r->ipc) {
         if (j->interrupted && *j->interrupted) { j->stopped = 1; return; }
-        const int64_t cn = n1 - c0 < r->ipc ? n1 - c0 : r->ipc;
+        const int64_t cn = min64(sh.n1 - c0, r->ipc);
         for (int64_t k = 0; k < cn; k++) {
             K->to_nhwc(xp, r->cip, r->wp, r->pad, j->x + (c0 + k) * xs, r->ci, r->h, r->w);
             K->in_tf[f4](v + k * r->tpi * r->cip, av, r->cip, xp, r->wp, r->cip, r->th, r->tw);
         }
         const int64_t T = cn * r->tpi;
         for (int a = 0; a < r->na; a++)
-            K->gemm(T, r->cop, r->cip, v + a * av, r->cip, 1, U + a * r->cip * r->cop, r->cop,
-                    mm + a * am, r->cop, 0);
-        for (int64_t k = 0; k < cn; k++) {
-            K->out_tf[f4](yt, m * r->tw, r->cop, mm + k * r->tpi * r->cop, am, r->cop, j->bias, r->th, r->tw);
-            K->from_nhwc(j->y + (c0 + k) * ys, r->co, r->ho, r->wo, yt, m * r->tw, r->cop, j->acc);
+            K->gemm(T, nq, r->cip, v + a * av, r->cip, 1, U + a * r->cip * r->cop + q0, r->cop,
+                    mm + a * am + q0, r->cop, 0);
+        for (int64_t k = 0; k < cn; k++) {   /* Yt: the thread's nq channels per pixel */
+            K->out_tf[f4](yt, m * r->tw, nq, mm + k * r->tpi * r->cop + q0, am, r->cop,
+                          j->bias ? j->bias + q0 : NULL, r->th, r->tw);
+            K->from_nhwc(j->y + (c0 + k) * ys + q0 * po, nqo, r->ho, r->wo, yt, m * r->tw, nq, j->acc);
         }
     }
 }
@@ -853,63 +939,75 @@ static void dw_worker(void *arg, int tid, int nth) {
 
 /* The whole backward pass in one sweep when pad == 1: per chunk, x -> V; dy -> Xq (padded
  * NHWC, once) -> D (the weight gradient's A dy A^T over 4x4 tiles, read at offset (1,1)) and
- * Vb (B^T dy B over the data gradient's 2x2 tiles); dU_tid += V^T D and db_tid += D[7] as in
- * dw_worker; then Mx = Vb . U' (U' = the flipped, transposed weights, already in U) into V's
- * space, and dx (+)= A^T Mx A. */
+ * Vb (B^T dy B over the data gradient's 2x2 tiles); dU += V^T D (the first chunk writes,
+ * later ones add) and db += D[7] as in dw_worker; then Mx = Vb . U' (U' = the flipped,
+ * transposed weights) into V's space, and dx (+)= A^T Mx A.
+ * Split by images, each thread has its own dU (summed by dw_reduce_worker) and U' comes
+ * from wtf_worker. Split by channels, every thread transforms all of x and dy but takes the
+ * weight and bias gradients of its output channels [o0, o1) (its columns of the one shared
+ * dU, which it reduces itself at the end) and the data gradient of its input channels
+ * [i0, i1) (its columns of U', which it transforms itself first). */
 static void merged_worker(void *arg, int tid, int nth) {
     Job *j = arg;
     const Plan *p = j->p;
     const Role *r = &p->f4, *rb = &p->b;
     const Kern *K = j->k;
-    long long n0, n1;
-    nl_par_range(j->n, tid, nth, &n0, &n1);
+    const int split = p->split_channels;
+    const Share sh = share_of(j, r, tid, nth);
+    const int64_t o0 = sh.o0, o1 = sh.o1, i0 = sh.i0, ni = sh.i1 - sh.i0, nio = min64(sh.i1, r->ci) - i0;
+    const int want_w = j->dw && o0 < o1, want_b = j->db && o0 < o1, want_x = j->y && ni > 0;
+    if (sh.n0 >= sh.n1) return;
+    float *U = j->base + p->u;                                     /* U' (cop x cip per point) */
+    if (split && want_x) K->wtf[0](U, rb->cip, rb->cop, rb->ci, rb->co, j->w, r->ci, 1, 0, rb->cip, i0, sh.i1);
     float *xp = thread_buf(j, tid), *v = xp + p->bufs.xp, *m = v + p->bufs.v, *yt = m + p->bufs.m;
     float *xq = yt + p->bufs.yt, *m2 = xq + p->bufs.xq;
-    float *du = j->base + p->du + tid * p->usz;
+    float *du = j->base + p->du + (split ? 0 : tid * p->usz);
     float *db = j->base + p->db + tid * up16(r->cip > r->cop ? r->cip : r->cop);
-    if (j->dw) memset(du, 0, (size_t)p->usz * sizeof(float));
     memset(db, 0, (size_t)r->cop * sizeof(float));
     memset(xp, 0, (size_t)(r->hp * r->wp * r->cip) * sizeof(float));
     memset(xq, 0, (size_t)(p->xq_h * p->xq_w * rb->cip) * sizeof(float));
-    const int64_t xs = r->ci * r->h * r->w, ys = r->co * r->ho * r->wo;
+    const int64_t xs = r->ci * r->h * r->w, ys = r->co * r->ho * r->wo, pi = r->h * r->w;
     const int64_t tb = r->ipc * rb->tpi;                           /* data-gradient tiles per chunk */
     const int64_t av = r->tmax * r->cip, am = r->tmax * r->cop;   /* V (cip), D (cop) */
     const int64_t ab = tb * r->cop, ax = tb * r->cip;              /* Vb (cop), Mx (cip) */
     const int64_t qs = p->xq_w * rb->cip;                          /* row stride of Xq */
-    const float *U = j->base + p->u;                               /* U' (cop x cip per point) */
-    for (int64_t c0 = n0; c0 < n1; c0 += r->ipc) {
+    for (int64_t c0 = sh.n0; c0 < sh.n1; c0 += r->ipc) {
         if (j->interrupted && *j->interrupted) { j->stopped = 1; return; }
-        const int64_t cn = n1 - c0 < r->ipc ? n1 - c0 : r->ipc;
+        const int64_t cn = min64(sh.n1 - c0, r->ipc);
         for (int64_t k = 0; k < cn; k++) {
-            if (j->dw) {
+            if (want_w) {
                 K->to_nhwc(xp, r->cip, r->wp, 1, j->x + (c0 + k) * xs, r->ci, r->h, r->w);
                 K->in_tf[1](v + k * r->tpi * r->cip, av, r->cip, xp, r->wp, r->cip, r->th, r->tw);
             }
             K->to_nhwc(xq, rb->cip, p->xq_w, 1, j->dy + (c0 + k) * ys, r->co, r->ho, r->wo);
-            if (j->dw || j->db)
+            if (want_w || want_b)
                 K->dy_tf(m + k * r->tpi * r->cop, am, r->cop, xq + qs + rb->cip, p->xq_w, rb->cip, r->th, r->tw);
-            if (j->y) K->in_tf[0](m2 + k * rb->tpi * r->cop, ab, r->cop, xq, p->xq_w, rb->cip, rb->th, rb->tw);
+            if (want_x) K->in_tf[0](m2 + k * rb->tpi * r->cop, ab, r->cop, xq, p->xq_w, rb->cip, rb->th, rb->tw);
         }
         const int64_t T = cn * r->tpi, Tb = cn * rb->tpi;
-        if (j->db) {
+        if (want_b) {
             const float *sd = m + 7 * am;
             for (int64_t t = 0; t < T; t++)
-                for (int64_t o = 0; o < r->cop; o++) db[o] += sd[t * r->cop + o];
+                for (int64_t o = o0; o < o1; o++) db[o] += sd[t * r->cop + o];
         }
-        if (j->dw)
+        if (want_w)
             for (int a = 0; a < NA; a++)
-                K->gemm(r->cip, r->cop, T, v + a * av, 1, r->cip, m + a * am, r->cop,
-                        du + a * r->cip * r->cop, r->cop, 1);
-        if (!j->y) continue;
-        /* Mx[a] (Tb x cip) = Vb[a] (Tb x cop) . U'[a] (cop x cip), into V's space */
+                K->gemm(r->cip, o1 - o0, T, v + a * av, 1, r->cip, m + a * am + o0, r->cop,
+                        du + a * r->cip * r->cop + o0, r->cop, c0 > sh.n0);
+        if (!want_x) continue;
+        /* Mx[a] (Tb x ni) = Vb[a] (Tb x cop) . U'[a] (cop x ni), into V's space */
         for (int a = 0; a < rb->na; a++)
-            K->gemm(Tb, r->cip, r->cop, m2 + a * ab, r->cop, 1, U + a * r->cop * r->cip, r->cip,
-                    v + a * ax, r->cip, 0);
+            K->gemm(Tb, ni, r->cop, m2 + a * ab, r->cop, 1, U + a * r->cop * r->cip + i0, r->cip,
+                    v + a * ax + i0, r->cip, 0);
         for (int64_t k = 0; k < cn; k++) {
-            K->out_tf[0](yt, 2 * rb->tw, rb->cop, v + k * rb->tpi * r->cip, ax, r->cip, NULL, rb->th, rb->tw);
-            K->from_nhwc(j->y + (c0 + k) * xs, r->ci, r->h, r->w, yt, 2 * rb->tw, rb->cop, j->acc);
+            K->out_tf[0](yt, 2 * rb->tw, ni, v + k * rb->tpi * r->cip + i0, ax, r->cip, NULL, rb->th, rb->tw);
+            K->from_nhwc(j->y + (c0 + k) * xs + i0 * pi, nio, r->h, r->w, yt, 2 * rb->tw, ni, j->acc);
         }
     }
+    if (!split) return;
+    if (want_w) K->dw(j->dw, du, 1, r->cip, r->cop, r->ci, r->co, 0, r->ci, o0, o1);
+    if (want_b)
+        for (int64_t o = o0; o < o1 && o < r->co; o++) j->db[o] += db[o];
 }
 
 /* dw += G^T (sum of the threads' dU) G, input channels split between the threads;
@@ -919,7 +1017,7 @@ static void dw_reduce_worker(void *arg, int tid, int nth) {
     const Role *r = j->r;
     long long c0, c1;
     nl_par_range(r->ci, tid, nth, &c0, &c1);
-    if (j->dw) j->k->dw(j->dw, j->base + j->p->du, j->nk, r->cip, r->cop, r->ci, r->co, c0, c1);
+    if (j->dw) j->k->dw(j->dw, j->base + j->p->du, j->nk, r->cip, r->cop, r->ci, r->co, c0, c1, 0, r->cop);
     if (j->db && tid == 0) {
         const int64_t cs = up16(r->cip > r->cop ? r->cip : r->cop);
         for (int64_t o = 0; o < r->co; o++) {
@@ -987,7 +1085,7 @@ nl_status nl_winograd_forward(NlCtx *c, NlTensor *y, NlTensor *ws, const NlTenso
         memcpy(bp, b->data, (size_t)co * sizeof(float));
         j.bias = bp;
     }
-    if ((s = run(c, who, &j, wtf_worker, p.nth, NULL))) return s;
+    if (!p.split_channels && (s = run(c, who, &j, wtf_worker, p.nth, NULL))) return s;
     return run(c, who, &j, conv_worker, p.nth, NULL);
 }
 
@@ -1012,6 +1110,7 @@ nl_status nl_winograd_backward(NlCtx *c, NlTensor *dx, NlTensor *dw, NlTensor *d
     if (pad == 1 && (dx || dw)) {   /* one sweep for everything (see merged_worker) */
         j.r = &p.b, j.x = x->data, j.dy = dy->data, j.dw = dw ? dw->data : NULL;
         j.db = db ? db->data : NULL, j.y = dx ? dx->data : NULL, j.acc = !dx_overwrite, j.flip = 1;
+        if (p.split_channels) return run(c, who, &j, merged_worker, p.nth, NULL);
         if (dx && (s = run(c, who, &j, wtf_worker, p.nth, NULL))) return s;   /* U' */
         int ran;
         if ((s = run(c, who, &j, merged_worker, p.nth, &ran))) return s;

@@ -55,4 +55,9 @@ nl_status nl_winograd_backward(NlCtx *c, NlTensor *dx, NlTensor *dw, NlTensor *d
 const char *nl_winograd_isa(void);
 void nl_winograd_force_generic(int on);
 
+/* How the threads share a call: 0 (the default) by the rule in winograd.c (images, or
+ * channels for few tiles per call), 1 always images, 2 channels wherever that form exists
+ * (pad 1, at least 16 channels per thread both ways). Tests and benchmarks only. */
+void nl_winograd_force_split(int mode);
+
 #endif

@@ -55,10 +55,14 @@ static double rel_err(const NlTensor *a, const double *ref, const float *base) {
 
 static double worst[5];
 
-static void run_cfg(const Cfg *f, int threads, int generic, uint64_t *g) {
+/* nl_winograd_force_split's modes: the rule, images, channels */
+static const char *const split_name[] = { "split by rule", "images split", "channels split" };
+
+static void run_cfg(const Cfg *f, int threads, int generic, int split, uint64_t *g) {
     NlCtx ctx = { .threads = threads };
     char name[240], what[64];
     nl_winograd_force_generic(generic);
+    nl_winograd_force_split(split);
     const int ho = f->h + 2 * f->pad - 2, wo = f->w + 2 * f->pad - 2;
     NlTensor x = T4(f->n, f->cin, f->h, f->w), w = T4(f->cout, f->cin, 3, 3), b = T1(f->cout);
     NlTensor y = T4(f->n, f->cout, ho, wo), dy = T4(f->n, f->cout, ho, wo);
@@ -82,8 +86,8 @@ static void run_cfg(const Cfg *f, int threads, int generic, uint64_t *g) {
     nl_status s0 = nl_winograd_forward(&ctx, &y2, &ws, &x, &w, &b, f->pad, 2);
     double e2 = rel_err(&y2, ry, NULL);
     if (e2 > worst[4]) worst[4] = e2;
-    snprintf(name, sizeof name, "forward F(2x2,3x3) = direct N%d %d->%d %dx%d pad %d, %d thread(s), %s (seed %u)",
-             f->n, f->cin, f->cout, f->h, f->w, f->pad, threads, nl_winograd_isa(), SEED);
+    snprintf(name, sizeof name, "forward F(2x2,3x3) = direct N%d %d->%d %dx%d pad %d, %d thread(s), %s, %s (seed %u)",
+             f->n, f->cin, f->cout, f->h, f->w, f->pad, threads, nl_winograd_isa(), split_name[split], SEED);
     CHECK(s0 == NL_OK && e2 < TOL2, name, "status %d, rel err %.3g (%s)", s0, e2, ctx.err);
     nl_status s1 = nl_winograd_forward(&ctx, &y, &ws, &x, &w, &b, f->pad, 4);
     nl_status s2 = nl_winograd_backward(&ctx, &dx, &dw, &db, &ws, &dy, &x, &w, f->pad, 0);
@@ -93,8 +97,8 @@ static void run_cfg(const Cfg *f, int threads, int generic, uint64_t *g) {
     for (int k = 0; k < 4; k++) {
         if (e[k] > worst[k]) worst[k] = e[k];
         snprintf(what, sizeof what, "%s = direct", names[k]);
-        snprintf(name, sizeof name, "%s N%d %d->%d %dx%d pad %d, %d thread(s), %s (seed %u)", what,
-                 f->n, f->cin, f->cout, f->h, f->w, f->pad, threads, nl_winograd_isa(), SEED);
+        snprintf(name, sizeof name, "%s N%d %d->%d %dx%d pad %d, %d thread(s), %s, %s (seed %u)", what,
+                 f->n, f->cin, f->cout, f->h, f->w, f->pad, threads, nl_winograd_isa(), split_name[split], SEED);
         CHECK(s1 == NL_OK && s2 == NL_OK && e[k] < (k == 1 || k == 3 ? TOL2 : TOL), name, "status %d/%d, rel err %.3g (%s)", s1, s2,
               e[k], ctx.err);
     }
@@ -104,8 +108,8 @@ static void run_cfg(const Cfg *f, int threads, int generic, uint64_t *g) {
     tuniform(&dxo, g, -1e3, 1e3);
     nl_status so = nl_winograd_backward(&ctx, &dxo, NULL, NULL, &ws, &dy, &x, &w, f->pad, 1);
     double eo = rel_err(&dxo, rdx, NULL);
-    snprintf(name, sizeof name, "grad input, overwrite = direct N%d %d->%d %dx%d pad %d, %d thread(s), %s (seed %u)",
-             f->n, f->cin, f->cout, f->h, f->w, f->pad, threads, nl_winograd_isa(), SEED);
+    snprintf(name, sizeof name, "grad input, overwrite = direct N%d %d->%d %dx%d pad %d, %d thread(s), %s, %s (seed %u)",
+             f->n, f->cin, f->cout, f->h, f->w, f->pad, threads, nl_winograd_isa(), split_name[split], SEED);
     CHECK(so == NL_OK && eo < TOL2, name, "status %d, rel err %.3g (%s)", so, eo, ctx.err);
 
     /* against the plain im2col + sgemm kernels (one image per sgemm: the minimal col) */
@@ -119,12 +123,13 @@ static void run_cfg(const Cfg *f, int threads, int generic, uint64_t *g) {
     double p[3] = { tmaxdiff(&y2, &py) / fmax(tmaxabs(&py), 1e-30),
                     tmaxdiff(&wdx, &pdx) / fmax(tmaxabs(&pdx), 1e-30),
                     tmaxdiff(&wdw, &pdw) / fmax(tmaxabs(&pdw), 1e-30) };
-    snprintf(name, sizeof name, "= plain conv2d (y F(2x2,3x3), dx, dw) N%d %d->%d %dx%d pad %d, %d thread(s), %s (seed %u)",
-             f->n, f->cin, f->cout, f->h, f->w, f->pad, threads, nl_winograd_isa(), SEED);
+    snprintf(name, sizeof name, "= plain conv2d (y F(2x2,3x3), dx, dw) N%d %d->%d %dx%d pad %d, %d thread(s), %s, %s (seed %u)",
+             f->n, f->cin, f->cout, f->h, f->w, f->pad, threads, nl_winograd_isa(), split_name[split], SEED);
     CHECK(s3 == NL_OK && s4 == NL_OK && s5 == NL_OK && p[0] < TOL2 && p[1] < TOL2 && p[2] < TOL, name,
           "status %d/%d/%d, rel err %.3g %.3g %.3g (%s)", s3, s4, s5, p[0], p[1], p[2], ctx.err);
     free(ry), free(rdx), free(rdw), free(rdb);
     nl_winograd_force_generic(0);
+    nl_winograd_force_split(0);
 }
 
 /* NULL gradients are skipped; a too-small scratch, a wrong shape and an interrupt fail cleanly. */
@@ -179,9 +184,15 @@ int main(void) {
     };
     for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++)
         for (int threads = 1; threads <= 2; threads++)
-            for (int generic = 0; generic <= 1; generic++) run_cfg(&cfgs[i], threads, generic, &g);
-    /* a batch large enough for several chunks per thread */
-    run_cfg(&(Cfg){ 40, 32, 32, 32, 32, 1 }, 2, 0, &g);
+            for (int generic = 0; generic <= 1; generic++) run_cfg(&cfgs[i], threads, generic, 0, &g);
+    /* both ways of sharing a call between two threads, wherever the channels can be split */
+    for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++)
+        if (cfgs[i].pad == 1 && cfgs[i].cin >= 32 && cfgs[i].cout >= 32)
+            for (int split = 1; split <= 2; split++) run_cfg(&cfgs[i], 2, 0, split, &g);
+    /* a batch large enough for several chunks per thread, in both ways */
+    run_cfg(&(Cfg){ 40, 32, 32, 32, 32, 1 }, 2, 0, 1, &g);
+    run_cfg(&(Cfg){ 40, 32, 32, 32, 32, 1 }, 2, 0, 2, &g);
+    run_cfg(&(Cfg){ 6, 48, 40, 9, 7, 1 }, 2, 0, 2, &g);   /* split channels: partial blocks, odd sizes */
     check_errors(&g);
     printf("# worst relative errors: forward F(4x4) %.3g, F(2x2) %.3g, grad input %.3g, grad weight %.3g, "
            "grad bias %.3g\n", worst[0], worst[4], worst[1], worst[2], worst[3]);
