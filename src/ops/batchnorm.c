@@ -19,7 +19,7 @@
 #include "parallel.h"
 
 /* Channels are independent: forward and backward split them between c->threads threads
- * (nl_parallel) once a tensor is large enough (NL_PAR_MIN_NUMEL_NORM); the inner loops are
+ * (nl_parallel) once a tensor is large enough (NL_PAR_MIN_NUMEL_WARM); the inner loops are
  * normloops.h's (vectorized, per-element results bitwise those of the plain double-precision
  * loops). */
 
@@ -132,7 +132,7 @@ nl_status nl_bn_forward(NlCtx *c, NlTensor *y, NlTensor *save_mean, NlTensor *sa
     BnFwd j = { .y = y, .save_mean = save_mean, .save_invstd = save_invstd, .running_mean = running_mean,
                 .running_var = running_var, .x = x, .gamma = gamma, .beta = beta, .train = train, .eps = eps,
                 .N = N, .C = C, .HW = HW, .M = M, .relu = relu, .interrupted = &c->interrupted };
-    nl_parallel(nl_par_threads_from(c, x->numel, NL_PAR_MIN_NUMEL_NORM), bn_fwd_worker, &j);
+    nl_parallel(nl_par_threads_from(c, x->numel, NL_PAR_MIN_NUMEL_WARM), bn_fwd_worker, &j);
     /* The running statistics change only once every channel is done, so an interrupt
      * leaves the layer as it was (the cache and y are scratch). */
     if (j.stopped) return nl_fail(c, NL_EINTR, "batchnorm: interrupted");
@@ -203,7 +203,7 @@ nl_status nl_bn_backward(NlCtx *c, NlTensor *dx, NlTensor *dgamma, NlTensor *dbe
     BnBwd j = { .dx = dx, .dgamma = dgamma, .dbeta = dbeta, .dy = dy, .x = x, .gamma = gamma, .beta = beta,
                 .save_mean = save_mean, .save_invstd = save_invstd, .train = train, .relu = relu, .N = N,
                 .C = C, .HW = HW, .M = N * HW, .interrupted = &c->interrupted };
-    nl_parallel(nl_par_threads_from(c, x->numel, NL_PAR_MIN_NUMEL_NORM), bn_bwd_worker, &j);
+    nl_parallel(nl_par_threads_from(c, x->numel, NL_PAR_MIN_NUMEL_WARM), bn_bwd_worker, &j);
     if (j.stopped) return nl_fail(c, NL_EINTR, "batchnorm: interrupted");
     return NL_OK;
 }

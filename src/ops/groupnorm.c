@@ -17,7 +17,7 @@
 
 /* Groups are independent: both passes split them between c->threads threads (nl_parallel;
  * every thread walks the images of its groups in order) once a tensor is large enough
- * (NL_PAR_MIN_NUMEL_NORM); the inner loops are normloops.h's (per-element results bitwise
+ * (NL_PAR_MIN_NUMEL_WARM); the inner loops are normloops.h's (per-element results bitwise
  * those of the plain loops). */
 
 typedef struct {
@@ -31,7 +31,7 @@ typedef struct {
 } GnJob;
 
 static int gn_threads(const NlCtx *c, int64_t numel, int64_t groups) {
-    int t = nl_par_threads_from(c, numel, NL_PAR_MIN_NUMEL_NORM);
+    int t = nl_par_threads_from(c, numel, NL_PAR_MIN_NUMEL_WARM);
     return t > groups ? (int)groups : t;
 }
 

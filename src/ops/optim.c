@@ -7,6 +7,7 @@
 #include <math.h>
 #include "optim.h"
 #include "normloops.h"
+#include "parallel.h"
 
 /* t (named `name`: gradient or a state buffer) must have as many elements as w. */
 static nl_status check_like(NlCtx *c, const char *what, const char *name, const NlTensor *t,
@@ -27,6 +28,24 @@ static nl_status check_hyper(NlCtx *c, const char *what, double lr, double weigh
     return NL_OK;
 }
 
+typedef struct {
+    float *w, *v;
+    const float *g;
+    int64_t n;
+    double lr, mu, wd;
+    int first;
+} SgdJob;
+
+/* This thread's elements, in whole 16-float blocks (no cache line is shared). */
+static void sgd_worker(void *arg, int tid, int nth) {
+    const SgdJob *j = arg;
+    long long b0, b1;
+    nl_par_range((j->n + 15) / 16, tid, nth, &b0, &b1);
+    const int64_t i0 = 16 * b0, i1 = 16 * b1 < j->n ? 16 * b1 : j->n;
+    if (i0 < i1)
+        nl_nl_sgd(j->w + i0, j->v ? j->v + i0 : NULL, j->g + i0, i1 - i0, j->lr, j->mu, j->wd, j->first);
+}
+
 nl_status nl_sgd_step(NlCtx *c, NlTensor *w, NlTensor *v, const NlTensor *g,
                       double lr, double momentum, double weight_decay, int first) {
     nl_status s;
@@ -40,8 +59,10 @@ nl_status nl_sgd_step(NlCtx *c, NlTensor *w, NlTensor *v, const NlTensor *g,
     }
     /* per element, in double: d = g + wd*w (L2 decay joins the gradient); with momentum
      * v = d, then v = mu*v + d, stored as float, and the step uses the stored (float)
-     * velocity, as PyTorch does; w -= lr*d. Vectorized in normloops.c, same bits. */
-    nl_nl_sgd(w->data, momentum != 0 ? v->data : NULL, g->data, w->numel, lr, momentum, weight_decay, first);
+     * velocity, as PyTorch does; w -= lr*d. Vectorized in normloops.c, same bits; the
+     * elements are independent, so splitting them between threads changes nothing. */
+    SgdJob j = { w->data, momentum != 0 ? v->data : NULL, g->data, w->numel, lr, momentum, weight_decay, first };
+    nl_parallel(nl_par_threads_from(c, w->numel, NL_PAR_MIN_NUMEL_WARM), sgd_worker, &j);
     return NL_OK;
 }
 

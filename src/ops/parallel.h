@@ -23,10 +23,11 @@
  * more than it saves. */
 #define NL_PAR_MIN_NUMEL ((int64_t)1 << 18)
 
-/* The batch and group norm passes split from this many: their vector loops are short, and
- * their input was just written by threaded conv kernels, half of it in each core's cache
+/* The passes that read what a threaded kernel just wrote (batch and group norm after the
+ * convolutions, max pooling after them, the optimizer on the summed gradients) split from
+ * this many: half of their input sits in each core's cache, and their loops are short
  * (measured: a third less norm time per step at batch 2 on 2 cores). */
-#define NL_PAR_MIN_NUMEL_NORM ((int64_t)1 << 14)
+#define NL_PAR_MIN_NUMEL_WARM ((int64_t)1 << 14)
 
 /* The thread count for a pass over numel elements split from min elements on (1 below
  * it or without a context). */

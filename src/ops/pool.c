@@ -11,7 +11,7 @@
 #include "parallel.h"
 
 /* Planes are independent: both max-pooling passes split them between threads
- * (nl_par_threads decides how many). */
+ * (nl_par_threads_from with NL_PAR_MIN_NUMEL_WARM decides how many). */
 
 /* take ? a : b on the bits (take is 0 or 1): compilers keep a ?: on floats as a branch. */
 static inline float select_f(int take, float a, float b) {
@@ -168,7 +168,7 @@ nl_status nl_maxpool2d_forward(NlCtx *c, NlTensor *y, NlTensor *idx, const NlTen
     if ((s = nl_check_shape(c, "maxpool2d: indices", idx, 4, dims))) return s;
     PoolJob j = { .y = y, .idx = idx, .x = x, .k = k, .stride = stride, .pad = pad, .h = h, .w = w,
                   .ho = ho, .wo = wo, .planes = n * ch, .interrupted = c ? &c->interrupted : NULL };
-    nl_parallel(nl_par_threads(c, x->numel), pool_fwd_worker, &j);
+    nl_parallel(nl_par_threads_from(c, x->numel, NL_PAR_MIN_NUMEL_WARM), pool_fwd_worker, &j);
     if (j.stopped) return nl_fail(c, NL_EINTR, "maxpool2d: interrupted");
     return NL_OK;
 }
@@ -206,7 +206,7 @@ nl_status nl_maxpool2d_backward(NlCtx *c, NlTensor *dx, const NlTensor *dy, cons
     if ((s = nl_check_same(c, "maxpool2d: indices and grad output", idx, dy))) return s;
     PoolJob j = { .dx = dx, .dy = dy, .cidx = idx, .planes = dx->shape[0] * dx->shape[1],
                   .h = dx->shape[2], .w = dx->shape[3], .ho = dy->shape[2], .wo = dy->shape[3] };
-    const int nth = nl_parallel(nl_par_threads(c, dx->numel), pool_bwd_worker, &j);
+    const int nth = nl_parallel(nl_par_threads_from(c, dx->numel, NL_PAR_MIN_NUMEL_WARM), pool_bwd_worker, &j);
     int64_t bad = 0;   /* the first invalid index in plane order */
     for (int t = 0; t < nth; t++)
         if (j.bad[t] && (!bad || j.bad[t] < bad)) bad = j.bad[t];

@@ -127,8 +127,30 @@ static void errors(void) {
     free(w.data); free(g.data); free(v.data); free(m.data);
 }
 
+/* SGD splits large tensors between threads; the elements are independent, so the result
+ * must be bitwise the one-thread result (n not a multiple of 16: a partial last block). */
+static void sgd_threads_bitwise(void) {
+    const int64_t n = 100003;
+    NlTensor w1 = vec(n), v1 = vec(n), g = vec(n), w2 = vec(n), v2 = vec(n);
+    uint64_t r = nl_rng_seed(SEED, 7);
+    for (int64_t i = 0; i < n; i++) {
+        w1.data[i] = w2.data[i] = (float)(nl_rng_uniform(&r) - 0.5);
+        g.data[i] = (float)(nl_rng_uniform(&r) - 0.5);
+    }
+    NlCtx one = { .threads = 1 }, two = { .threads = 2 };
+    for (int step = 0; step < 3; step++) {
+        nl_status s1 = nl_sgd_step(&one, &w1, &v1, &g, 0.05, 0.9, 5e-4, step == 0);
+        nl_status s2 = nl_sgd_step(&two, &w2, &v2, &g, 0.05, 0.9, 5e-4, step == 0);
+        CHECK(s1 == NL_OK && s2 == NL_OK, "sgd: one and two threads run", "status %d/%d", s1, s2);
+    }
+    CHECK(!memcmp(w1.data, w2.data, (size_t)n * 4) && !memcmp(v1.data, v2.data, (size_t)n * 4),
+          "sgd: two threads give bitwise the one-thread weights and velocity (n = 100003, 3 steps)", "%s", "");
+    free(w1.data); free(v1.data); free(g.data); free(w2.data); free(v2.data);
+}
+
 int main(void) {
     printf("# seed %llu\n", (unsigned long long)SEED);
+    sgd_threads_bitwise();
     sgd_by_hand();
     adam_by_hand();
     against_reference();
