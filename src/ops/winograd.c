@@ -311,16 +311,18 @@ INLINE void wtf2_body(float *U, int64_t pp, int64_t qp, int64_t P, int64_t Q, co
         }
 }
 
-/* dw[o, c, u, v] += (G^T dU G)[u][v] with dU[a] = sum over k < nk of dUs[k*ks + (a*cip + c)*cop + o],
+/* dw[o, c, u, v] += (G^T dU G)[u][v] with dU[a] = sum over k < nk of dUs[k*ks + (c*36 + a)*cop + o]
+ * (channel-major: the 36 points of one channel are adjacent, so this reads 36 nearby rows,
+ * not 36 rows a whole cip x cop matrix apart),
  * ks = 36*cip*cop (the threads' partial sums); channels c in [c0, c1), o in [oa, ob) 16 at a time. */
 INLINE void dw_body(float *dw, const float *dUs, int nk, int64_t cip, int64_t cop, int64_t ci,
                     int64_t co, int64_t c0, int64_t c1, int64_t oa, int64_t ob) {
-    const int64_t as = cip * cop, ks = NA * as;
+    const int64_t ks = NA * cip * cop;
     for (int64_t c = c0; c < c1; c++)
         for (int64_t o0 = oa; o0 < ob && o0 < co; o0 += 16) {
             vf m[NA];
             for (int a = 0; a < NA; a++) {
-                const float *s = dUs + a * as + c * cop + o0;
+                const float *s = dUs + (c * NA + a) * cop + o0;
                 vf acc = LD(s);
                 for (int k = 1; k < nk; k++) acc += LD(s + k * ks);
                 m[a] = acc;
@@ -685,7 +687,7 @@ static void bufs_max(Bufs *b, const Role *r) {
 
 /* The plan of a call: the roles and the scratch layout (offsets in floats from the 64-byte
  * aligned start of the scratch):
- *   U (36 x cip x cop) | bias (cop) | nth x dU (36 x cip x cop; one when the channels are
+ *   U (36 x cip x cop) | bias (cop) | nth x dU (cip x 36 x cop; one when the channels are
  *   split) | nth x db (cop) | nth x Bufs */
 typedef struct {
     Role f2, f4;               /* forward in 2x2 or 4x4 tiles; f4 is also the weight gradient's */
@@ -933,7 +935,7 @@ static void dw_worker(void *arg, int tid, int nth) {
         }
         for (int a = 0; a < NA; a++)
             K->gemm(r->cip, r->cop, T, v + a * av, 1, r->cip, m + a * am, r->cop,
-                    du + a * r->cip * r->cop, r->cop, 1);
+                    du + a * r->cop, NA * r->cop, 1);
     }
 }
 
@@ -993,7 +995,7 @@ static void merged_worker(void *arg, int tid, int nth) {
         if (want_w)
             for (int a = 0; a < NA; a++)
                 K->gemm(r->cip, o1 - o0, T, v + a * av, 1, r->cip, m + a * am + o0, r->cop,
-                        du + a * r->cip * r->cop + o0, r->cop, c0 > sh.n0);
+                        du + a * r->cop + o0, NA * r->cop, c0 > sh.n0);
         if (!want_x) continue;
         /* Mx[a] (Tb x ni) = Vb[a] (Tb x cop) . U'[a] (cop x ni), into V's space */
         for (int a = 0; a < rb->na; a++)
