@@ -2,13 +2,15 @@
  * (src/ops/conv2d.c) against Winograd F(4x4,3x3) (src/ops/winograd.c), forward and backward.
  *
  *   bench_conv [--threads T] [--batch B] [--depth D] [--reps R] [--generic] [--only plain|winograd] [--tile 2|4]
- *              [--split auto|images|channels]
+ *              [--dx-tile 2|4] [--split auto|images|channels]
  *
  * For each conv layer of plain(D) at batch B: milliseconds per forward and per backward
  * (grad input + grad weight + grad bias; the first layer's grad input too, as the Lua
  * layer asks for it), medians of R repetitions with the two algorithms alternating, and the
  * effective rate 2*MACs/time. --tile: the Winograd forward pass's output tile (2: F(2x2,3x3),
- * the default, as Conv2d uses it; 4: F(4x4,3x3)); the backward pass is always F(4x4,3x3). Last line (machine readable):
+ * the default; 4: F(4x4,3x3), as Conv2d's 'winograd-auto' uses it); --dx-tile: the grad
+ * input's (2, the default, as Conv2d's 'auto'; 4, as 'winograd-auto'); the grad weight is
+ * always F(4x4,3x3). Last line (machine readable):
  *   CONV threads=T batch=B depth=D plain_ms=X winograd_ms=Y (one training step's convs) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +48,7 @@ static double median(double *v, int n) {
 }
 
 int main(int argc, char **argv) {
-    int threads = 2, batch = 128, depth = 8, reps = 5, algo = 3, tile = 2;   /* bit 1: plain, bit 2: winograd */
+    int threads = 2, batch = 128, depth = 8, reps = 5, algo = 3, tile = 2, dxtile = 2;   /* bit 1: plain, bit 2: winograd */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
@@ -58,13 +60,14 @@ int main(int argc, char **argv) {
             nl_winograd_force_split(!strcmp(argv[i], "images") ? 1 : !strcmp(argv[i], "channels") ? 2 : 0);
         }
         else if (!strcmp(argv[i], "--tile") && i + 1 < argc) tile = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--dx-tile") && i + 1 < argc) dxtile = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
             i++;
             algo = !strcmp(argv[i], "plain") ? 1 : !strcmp(argv[i], "winograd") ? 2 : 0;
             if (!algo) return 2;
         }
         else {
-            fprintf(stderr, "usage: bench_conv [--threads T] [--batch B] [--depth D] [--reps R] [--generic] [--only plain|winograd] [--tile 2|4] [--split auto|images|channels]\n");
+            fprintf(stderr, "usage: bench_conv [--threads T] [--batch B] [--depth D] [--reps R] [--generic] [--only plain|winograd] [--tile 2|4] [--dx-tile 2|4] [--split auto|images|channels]\n");
             return 2;
         }
     }
@@ -97,7 +100,7 @@ int main(int argc, char **argv) {
             double t2 = now();
             if ((algo & 2) && nl_winograd_forward(&ctx, &y, &ws, &x, &w, &bias, 1, tile)) goto fail;
             double t3 = now();
-            if ((algo & 2) && nl_winograd_backward(&ctx, &dx, &dw, &db, &ws, &dy, &x, &w, 1, 1)) goto fail;
+            if ((algo & 2) && nl_winograd_backward(&ctx, &dx, &dw, &db, &ws, &dy, &x, &w, 1, dxtile, 1)) goto fail;
             double t4 = now();
             if (r >= 0) t[0][r] = t1 - t0, t[1][r] = t2 - t1, t[2][r] = t3 - t2, t[3][r] = t4 - t3;
         }

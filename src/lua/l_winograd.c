@@ -6,7 +6,7 @@
  *   C.winograd_workspace(n, cin, cout, h, w, pad) -> floats of scratch (for the current
  *       thread count; 0 when the geometry is not supported)
  *   C.winograd_forward(y, ws, x, w, b|nil, pad, tile) -> y     (tile 2 or 4: F(2x2,3x3), F(4x4,3x3))
- *   C.winograd_backward(dx|nil, dw|nil, db|nil, ws, dy, x, w, pad [, dx_overwrite])
+ *   C.winograd_backward(dx|nil, dw|nil, db|nil, ws, dy, x, w, pad [, dx_overwrite [, dx_tile = 2]])
  *       (accumulates; dx_overwrite = true: dx is overwritten instead)
  *   C.winograd_isa() -> "avx512" | "generic"
  *   C.conv2d_par_workspace(n, cin, cout, kh, kw, ho, wo) -> floats of scratch (current threads)
@@ -67,7 +67,9 @@ static int l_winograd_backward(lua_State *L) {
              *ws = nl_lua_checktensor(L, 4);
     const NlTensor *dy = nl_lua_checktensor(L, 5), *x = nl_lua_checktensor(L, 6),
                    *w = nl_lua_checktensor(L, 7);
-    nl_lua_check(L, nl_winograd_backward(c, dx, dw, db, ws, dy, x, w, check_pad(L, 8), lua_toboolean(L, 9)), NULL);
+    const int dx_tile = (int)luaL_optinteger(L, 10, 2);
+    nl_lua_check(L, nl_winograd_backward(c, dx, dw, db, ws, dy, x, w, check_pad(L, 8), dx_tile, lua_toboolean(L, 9)),
+                 NULL);
     return 0;
 }
 

@@ -1,7 +1,7 @@
 /* winograd.c: F(4x4, 3x3) and F(2x2, 3x3) Winograd convolution (see winograd.h for the maths
  * and shapes). Below, for F(4x4,3x3): 36 points, 6x6 patches, 4x4 output tiles; F(2x2,3x3)
- * (the grad input, and the forward pass on request) is the same with 16 points, 4x4 patches
- * and 2x2 output tiles.
+ * (the accurate grad input, and the forward pass on request) is the same with 16 points,
+ * 4x4 patches and 2x2 output tiles.
  *
  * Data flow for one chunk of images (one thread; the images of a call are split between
  * the threads, and each thread walks its share a chunk at a time so that a chunk's
@@ -61,6 +61,8 @@ typedef float vf __attribute__((vector_size(64), aligned(4), may_alias));
 #define ST(p, v) (*(vf *)(p) = (v))
 
 static int64_t up16(int64_t v) { return (v + 15) & ~(int64_t)15; }
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 /* ------------------------------------------------------------------------------------
  * 1-D transforms (applied to vectors of 16 channels, or to floats)
@@ -691,7 +693,7 @@ static void bufs_max(Bufs *b, const Role *r) {
  *   split) | nth x db (cop) | nth x Bufs */
 typedef struct {
     Role f2, f4;               /* forward in 2x2 or 4x4 tiles; f4 is also the weight gradient's */
-    Role b;                    /* data gradient: conv(dy, flipped w), 2x2 tiles (accuracy) */
+    Role b2, b4;               /* data gradient: conv(dy, flipped w), in 2x2 or 4x4 tiles */
     int64_t xq_h, xq_w;        /* merged backward: the padded dy buffer */
     Bufs bufs;
     int64_t per_thread;        /* floats of one thread's Bufs */
@@ -731,19 +733,20 @@ static void plan_init(Plan *p, int64_t n, int64_t ci, int64_t co, int64_t h, int
     if (p->split_channels) per = n;
     role_init(&p->f2, 2, ci, co, h, w, pad, per);
     role_init(&p->f4, 4, ci, co, h, w, pad, per);
-    role_init(&p->b, 2, co, ci, p->f4.ho, p->f4.wo, 2 - pad, per);
+    role_init(&p->b2, 2, co, ci, p->f4.ho, p->f4.wo, 2 - pad, per);
+    role_init(&p->b4, 4, co, ci, p->f4.ho, p->f4.wo, 2 - pad, per);
     memset(&p->bufs, 0, sizeof p->bufs);
     bufs_max(&p->bufs, &p->f2);
     bufs_max(&p->bufs, &p->f4);
-    bufs_max(&p->bufs, &p->b);
+    bufs_max(&p->bufs, &p->b2);
+    bufs_max(&p->bufs, &p->b4);
     if (pad == 1) {   /* merged backward: dy padded for both of its readers, a third buffer */
         const int64_t cm = p->f4.cip > p->f4.cop ? p->f4.cip : p->f4.cop;
-        p->xq_h = p->b.hp > 4 * p->f4.th + 2 ? p->b.hp : 4 * p->f4.th + 2;
-        p->xq_w = p->b.wp > 4 * p->f4.tw + 2 ? p->b.wp : 4 * p->f4.tw + 2;
-        p->bufs.xq = up16(p->xq_h * p->xq_w * p->b.cip);
-        /* D (36 points) and Vb, Mx (16 points, the data gradient's 2x2 tiles) of one chunk */
-        const int64_t tb = p->f4.ipc * p->b.tpi;
-        int64_t big = NA * p->f4.tmax > 16 * tb ? NA * p->f4.tmax : 16 * tb;
+        p->xq_h = max64(max64(p->b2.hp, p->b4.hp), 4 * p->f4.th + 2);
+        p->xq_w = max64(max64(p->b2.wp, p->b4.wp), 4 * p->f4.tw + 2);
+        p->bufs.xq = up16(p->xq_h * p->xq_w * p->b2.cip);
+        /* D (36 points) and Vb, Mx (the data gradient's 16 or 36 points) of one chunk */
+        const int64_t big = max64(NA * p->f4.tmax, max64(16 * p->f4.ipc * p->b2.tpi, NA * p->f4.ipc * p->b4.tpi));
         p->bufs.m2 = up16(big * cm);
         if (p->bufs.v < p->bufs.m2) p->bufs.v = p->bufs.m2;
         if (p->bufs.m < p->bufs.m2) p->bufs.m = p->bufs.m2;
@@ -862,8 +865,6 @@ static Share share_of(const Job *j, const Role *r, int tid, int nth) {
     return s;
 }
 
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-
 /* y (+)= conv(x, U) (+ bias) for this thread's images and output channels, chunk by chunk.
  * Split by channels, the thread first transforms its own columns of U (no other thread
  * reads them, so the call needs no second parallel region). */
@@ -941,7 +942,7 @@ static void dw_worker(void *arg, int tid, int nth) {
 
 /* The whole backward pass in one sweep when pad == 1: per chunk, x -> V; dy -> Xq (padded
  * NHWC, once) -> D (the weight gradient's A dy A^T over 4x4 tiles, read at offset (1,1)) and
- * Vb (B^T dy B over the data gradient's 2x2 tiles); dU += V^T D (the first chunk writes,
+ * Vb (B^T dy B over the data gradient's 2x2 or 4x4 tiles); dU += V^T D (the first chunk writes,
  * later ones add) and db += D[7] as in dw_worker; then Mx = Vb . U' (U' = the flipped,
  * transposed weights) into V's space, and dx (+)= A^T Mx A.
  * Split by images, each thread has its own dU (summed by dw_reduce_worker) and U' comes
@@ -952,15 +953,15 @@ static void dw_worker(void *arg, int tid, int nth) {
 static void merged_worker(void *arg, int tid, int nth) {
     Job *j = arg;
     const Plan *p = j->p;
-    const Role *r = &p->f4, *rb = &p->b;
+    const Role *r = &p->f4, *rb = j->r;   /* rb: the data gradient's role (2x2 or 4x4 tiles) */
     const Kern *K = j->k;
-    const int split = p->split_channels;
+    const int split = p->split_channels, b4 = rb->m == 4;
     const Share sh = share_of(j, r, tid, nth);
     const int64_t o0 = sh.o0, o1 = sh.o1, i0 = sh.i0, ni = sh.i1 - sh.i0, nio = min64(sh.i1, r->ci) - i0;
     const int want_w = j->dw && o0 < o1, want_b = j->db && o0 < o1, want_x = j->y && ni > 0;
     if (sh.n0 >= sh.n1) return;
     float *U = j->base + p->u;                                     /* U' (cop x cip per point) */
-    if (split && want_x) K->wtf[0](U, rb->cip, rb->cop, rb->ci, rb->co, j->w, r->ci, 1, 0, rb->cip, i0, sh.i1);
+    if (split && want_x) K->wtf[b4](U, rb->cip, rb->cop, rb->ci, rb->co, j->w, r->ci, 1, 0, rb->cip, i0, sh.i1);
     float *xp = thread_buf(j, tid), *v = xp + p->bufs.xp, *m = v + p->bufs.v, *yt = m + p->bufs.m;
     float *xq = yt + p->bufs.yt, *m2 = xq + p->bufs.xq;
     float *du = j->base + p->du + (split ? 0 : tid * p->usz);
@@ -984,7 +985,7 @@ static void merged_worker(void *arg, int tid, int nth) {
             K->to_nhwc(xq, rb->cip, p->xq_w, 1, j->dy + (c0 + k) * ys, r->co, r->ho, r->wo);
             if (want_w || want_b)
                 K->dy_tf(m + k * r->tpi * r->cop, am, r->cop, xq + qs + rb->cip, p->xq_w, rb->cip, r->th, r->tw);
-            if (want_x) K->in_tf[0](m2 + k * rb->tpi * r->cop, ab, r->cop, xq, p->xq_w, rb->cip, rb->th, rb->tw);
+            if (want_x) K->in_tf[b4](m2 + k * rb->tpi * r->cop, ab, r->cop, xq, p->xq_w, rb->cip, rb->th, rb->tw);
         }
         const int64_t T = cn * r->tpi, Tb = cn * rb->tpi;
         if (want_b) {
@@ -1002,8 +1003,8 @@ static void merged_worker(void *arg, int tid, int nth) {
             K->gemm(Tb, ni, r->cop, m2 + a * ab, r->cop, 1, U + a * r->cop * r->cip + i0, r->cip,
                     v + a * ax + i0, r->cip, 0);
         for (int64_t k = 0; k < cn; k++) {
-            K->out_tf[0](yt, 2 * rb->tw, ni, v + k * rb->tpi * r->cip + i0, ax, r->cip, NULL, rb->th, rb->tw);
-            K->from_nhwc(j->y + (c0 + k) * xs + i0 * pi, nio, r->h, r->w, yt, 2 * rb->tw, ni, j->acc);
+            K->out_tf[b4](yt, rb->m * rb->tw, ni, v + k * rb->tpi * r->cip + i0, ax, r->cip, NULL, rb->th, rb->tw);
+            K->from_nhwc(j->y + (c0 + k) * xs + i0 * pi, nio, r->h, r->w, yt, rb->m * rb->tw, ni, j->acc);
         }
     }
     if (!split) return;
@@ -1093,10 +1094,12 @@ nl_status nl_winograd_forward(NlCtx *c, NlTensor *y, NlTensor *ws, const NlTenso
 
 nl_status nl_winograd_backward(NlCtx *c, NlTensor *dx, NlTensor *dw, NlTensor *db, NlTensor *ws,
                                const NlTensor *dy, const NlTensor *x, const NlTensor *w, int pad,
-                               int dx_overwrite) {
+                               int dx_tile, int dx_overwrite) {
     const char *who = "winograd conv2d backward";
     nl_status s = check_args(c, who, x, w, pad);
     if (s) return s;
+    if (dx_tile != 2 && dx_tile != 4)
+        return nl_fail(c, NL_EARG, "%s: grad input tile %d (expected 2 or 4)", who, dx_tile);
     const int64_t n = x->shape[0], co = w->shape[0];
     Plan p;
     if ((s = check_ws(c, who, &p, ws, x, co, pad))) return s;
@@ -1110,7 +1113,7 @@ nl_status nl_winograd_backward(NlCtx *c, NlTensor *dx, NlTensor *dw, NlTensor *d
     Job j = { .k = kern(), .p = &p, .base = aligned_base(ws), .n = n, .w = w->data,
               .interrupted = c ? &c->interrupted : NULL };
     if (pad == 1 && (dx || dw)) {   /* one sweep for everything (see merged_worker) */
-        j.r = &p.b, j.x = x->data, j.dy = dy->data, j.dw = dw ? dw->data : NULL;
+        j.r = dx_tile == 4 ? &p.b4 : &p.b2, j.x = x->data, j.dy = dy->data, j.dw = dw ? dw->data : NULL;
         j.db = db ? db->data : NULL, j.y = dx ? dx->data : NULL, j.acc = !dx_overwrite, j.flip = 1;
         if (p.split_channels) return run(c, who, &j, merged_worker, p.nth, NULL);
         if (dx && (s = run(c, who, &j, wtf_worker, p.nth, NULL))) return s;   /* U' */
@@ -1139,8 +1142,8 @@ nl_status nl_winograd_backward(NlCtx *c, NlTensor *dx, NlTensor *dw, NlTensor *d
             }
     }
     if (dx) {
-        /* dx += conv(dy, w flipped and transposed), pad 2 - pad, in 2x2 tiles */
-        Job jx = { .k = kern(), .p = &p, .r = &p.b, .base = aligned_base(ws), .n = n, .x = dy->data,
+        /* dx += conv(dy, w flipped and transposed), pad 2 - pad, in dx_tile x dx_tile tiles */
+        Job jx = { .k = kern(), .p = &p, .r = dx_tile == 4 ? &p.b4 : &p.b2, .base = aligned_base(ws), .n = n, .x = dy->data,
                    .y = dx->data, .w = w->data, .acc = !dx_overwrite, .flip = 1,
                    .interrupted = c ? &c->interrupted : NULL };
         if ((s = run(c, who, &jx, wtf_worker, p.nth, NULL))) return s;

@@ -10,8 +10,8 @@
 -- Kernels: src/ops/conv2d.c (im2col + sgemm, run on the images in parallel by
 -- src/ops/conv2d_par.c, with a per-layer scratch tensor) and
 -- src/ops/winograd.c (Winograd: grad weight in F(4x4,3x3), 4x fewer multiplies, within about
--- 5e-6 relative of im2col's; grad input in F(2x2,3x3), 2.25x fewer, as accurate as im2col;
--- the optional forward pass in F(4x4,3x3)). Conv2d.algorithm (or m.algorithm) picks:
+-- 5e-6 relative of im2col's; grad input in F(2x2,3x3), 2.25x fewer, as accurate as im2col,
+-- or in F(4x4,3x3) like the optional forward pass). Conv2d.algorithm (or m.algorithm) picks:
 --   'auto' (default)  the forward pass by im2col + sgemm; the backward pass (grad input,
 --                     grad weight, grad bias) by Winograd for 3x3 stride-1 layers with at
 --                     least WINOGRAD_MIN_CIN input channels and at least
@@ -21,6 +21,8 @@
 --   'winograd-auto'   the 'auto' rule for both passes: Winograd F(4x4,3x3) forward too, where
 --                     it pays (what the study scripts train with, their --conv default); the
 --                     forward pass needs Conv2d.winograd_forward_min_pixels output pixels
+--   ('winograd' and 'winograd-auto' also take the grad input in F(4x4,3x3): 1.8x fewer
+--   multiplies than F(2x2,3x3), the forward F(4x4)'s rounding, 5-8% of a training step)
 --   'plain'           im2col + sgemm everywhere
 -- The forward pass stays on im2col by default because its values decide discrete things
 -- downstream (ReLU gates, max-pool choices): a difference of 1e-6 can flip a gate whose
@@ -194,7 +196,8 @@ local function run_backward(self, x, gy, want_input, want_params)
   end
   if ws then
     kernel_call(C.winograd_backward, gx, want_params and self.grad_weight or nil,
-      want_params and self.grad_bias or nil, ws, gy, x, self.weight, self.padding, true)
+      want_params and self.grad_bias or nil, ws, gy, x, self.weight, self.padding, true,
+      self.algorithm == 'auto' and 2 or 4)
   else
     kernel_call(C.conv2d_par_backward, gx, want_params and self.grad_weight or nil,
       want_params and self.grad_bias or nil, col_for(self, n, ho, wo), gy, x, self.weight,
