@@ -74,8 +74,8 @@ int main(int argc, char **argv) {
     if (reps < 1 || reps > 1000 || depth < 1 || depth > 8 || batch < 1) return 2;
     NlCtx ctx = { 0 };
     nl_set_threads(&ctx, threads);
-    printf("# conv layers of plain(depth %d), batch %d, %d thread(s), winograd code: %s, forward tile %d\n",
-           depth, batch, threads, nl_winograd_isa(), tile);
+    printf("# conv layers of plain(depth %d), batch %d, %d thread(s), winograd code: %s, forward tile %d, grad input tile %d\n",
+           depth, batch, threads, nl_winograd_isa(), tile, dxtile);
     printf("%-22s %9s %9s %9s %9s %8s %8s\n", "layer", "plain fw", "wino fw", "plain bw", "wino bw",
            "GF/s pl", "GF/s wg");
     double tot_p = 0, tot_w = 0;

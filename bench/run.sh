@@ -98,7 +98,7 @@ if [ -n "$nl_core" ]; then
 fi
 # normlab's convolution layers by algorithm (plain(8), batch 128): im2col + sgemm vs Winograd
 echo "# conv layers of plain(8) at batch 128: im2col + sgemm vs Winograd (ms per call)"
-OPENBLAS_CORETYPE=${nl_core:-$OPENBLAS_CORETYPE} "$build/bench/bench_conv" --threads "$threads" --batch 128 --reps 3 --tile 4 \
+OPENBLAS_CORETYPE=${nl_core:-$OPENBLAS_CORETYPE} "$build/bench/bench_conv" --threads "$threads" --batch 128 --reps 3 --tile 4 --dx-tile 4 \
   | sed 's/^/CONVTAB /' | tee -a "$raw" | sed 's/^CONVTAB /  /'
 
 run_nl() {   # config, round
