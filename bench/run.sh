@@ -127,8 +127,11 @@ wait_for_quiet() {   # up to $wait_quiet minutes for a 1-minute load average bel
   done
   echo "# the load average is still $(cut -d' ' -f1 /proc/loadavg): measuring anyway"
 }
+round_loads=""   # the 1-minute load average as each round starts (the busy-machine warning)
 for r in $(seq 1 "$rounds"); do
   [ "$wait_quiet" != 0 ] && wait_for_quiet
+  round_loads="$round_loads $(cut -d' ' -f1 /proc/loadavg)"
+  echo "# round $r starts at a 1-minute load average of ${round_loads##* }"
   for c in $configs; do
     if [ $((r % 2)) = 1 ]; then
       run_nl "$c" "$r"; run_torch "$c" "$r"; [ "$wf" = 1 ] && run_nl_wf "$c" "$r"
@@ -148,6 +151,8 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "META mem=$(awk '/MemTotal/ {printf "%.1f GB", $2/1048576}' /proc/meminfo)"
   echo "META kernel=$(uname -r)"
   echo "META load_before=$load_before"
+  echo "META round_loads=${round_loads# }"
+  echo "META wait_quiet=$wait_quiet"
   echo "META load_after=$load_after"
   echo "META threads=$threads"
   echo "META rounds=$rounds"

@@ -141,7 +141,9 @@ def main(raw_path, out_path):
     md.append(f"- CPU: {meta.get('cpu', '?')}; {meta.get('cores', '?')} cores, {meta.get('mem', '?')}, "
               f"Linux {meta.get('kernel', '?')}")
     md.append(f"- Load average (1, 5, 15 min) before: {meta.get('load_before', '?')}; "
-              f"after: {meta.get('load_after', '?')} (a shared machine: compare only within one run)")
+              f"1-minute, as each round started: {meta.get('round_loads', '?')}; "
+              f"after: {meta.get('load_after', '?')} (mostly the benchmark's own; a shared machine: "
+              f"compare only within one run)")
     md.append(f"- normlab {meta.get('normlab', '?')} ({meta.get('lua', '?')}, Winograd code: "
               f"{meta.get('winograd', '?')}), {meta.get('cc', '?')}")
     md.append(f"- PyTorch {meta.get('torch', '?')} (Debian python3-torch, its convolutions on oneDNN: "
@@ -172,14 +174,20 @@ def main(raw_path, out_path):
     md.append("")
     md.append("## Results")
     md.append("")
+    # Other jobs show in the load average as each round starts when the run waited for a quiet
+    # machine (--wait-quiet), else only before the run (a later round starts under the load of
+    # the previous one); the load after the run is mostly the benchmark's own.
     try:
-        loads = [float(meta.get(k, "0").split()[0]) for k in ("load_before", "load_after")]
+        if meta.get("wait_quiet", "0") != "0" and meta.get("round_loads"):
+            loads = [float(v) for v in meta["round_loads"].split()]
+        else:
+            loads = [float(meta.get("load_before", "0").split()[0])]
         cores = int(meta.get("cores", "2"))
     except ValueError:
         loads, cores = [0.0], 2
     if max(loads) > 0.5 * cores:
         md.append(f"**Warning: the machine was busy (1-minute load average {max(loads):.1f} on {cores} cores "
-                  f"from other jobs).** Both frameworks then run with fewer cores than threads; PyTorch's "
+                  f"as the run or a round started).** Both frameworks then run with fewer cores than threads; PyTorch's "
                   f"OpenMP threads wait for each other at every parallel region and lose far more than "
                   f"normlab (whose pool sleeps after 100 us), especially at small batch sizes, so the "
                   f"ratios below overstate normlab's advantage. Rerun on a quiet machine "
