@@ -37,6 +37,8 @@ local cases = {
   { '16 -> 40, pad 1, 7x9, batch 2', 16, 40, 1, { 2, 16, 7, 9 } },
   { '20 -> 8, pad 0, 10x6, batch 5', 20, 8, 0, { 5, 20, 10, 6 } },
   { '24 -> 16, pad 2, 5x5, batch 1', 24, 16, 2, { 1, 24, 5, 5 } },
+  -- 1280 output pixels: 'winograd' takes the grad input in F(4x4,3x3)
+  { '32 -> 16, pad 1, 16x16, batch 5', 32, 16, 1, { 5, 32, 16, 16 } },
 }
 
 for threads = 1, 2 do
@@ -66,7 +68,11 @@ T.test("auto: im2col forward, winograd backward only for 3x3 stride 1 with >= 16
   local calls = { wf = 0, wb = 0, pf = 0, pb = 0 }
   local saved = { C.winograd_forward, C.winograd_backward, C.conv2d_par_forward, C.conv2d_par_backward }
   C.winograd_forward = function(...) calls.wf = calls.wf + 1; return saved[1](...) end
-  C.winograd_backward = function(...) calls.wb = calls.wb + 1; return saved[2](...) end
+  C.winograd_backward = function(...)
+    calls.wb = calls.wb + 1
+    calls.dx_tile = select(10, ...)
+    return saved[2](...)
+  end
   C.conv2d_par_forward = function(...) calls.pf = calls.pf + 1; return saved[3](...) end
   C.conv2d_par_backward = function(...) calls.pb = calls.pb + 1; return saved[4](...) end
   local function fb(m, x)
@@ -89,14 +95,19 @@ T.test("auto: im2col forward, winograd backward only for 3x3 stride 1 with >= 16
     m.algorithm = 'winograd'
     fb(m, nl.zeros(1, 3, 6, 6))
     T.eq(calls.wf .. ' ' .. calls.wb, '1 2', "algorithm = 'winograd': both passes, even for 3 channels and 36 pixels")
+    T.eq(calls.dx_tile, 2, "'winograd' at 36 pixels: grad input in F(2x2,3x3)")
     local big = nn.Conv2d(16, 8, 3, { padding = 1 })
     big.algorithm = 'winograd-auto'
     fb(big, nl.zeros(4, 16, 16, 16))
     T.eq(calls.wf .. ' ' .. calls.wb, '2 3', "'winograd-auto': both passes by winograd for 16 channels")
+    T.eq(calls.dx_tile, 4, "'winograd-auto' at 1024 pixels: grad input in F(4x4,3x3)")
+    big.algorithm = 'auto'
+    fb(big, nl.zeros(4, 16, 16, 16))
+    T.eq(calls.dx_tile, 2, "'auto' at 1024 pixels: grad input in F(2x2,3x3)")
     local small = nn.Conv2d(3, 8, 3, { padding = 1 })
     small.algorithm = 'winograd-auto'
     fb(small, nl.zeros(4, 3, 16, 16))
-    T.eq(calls.wf .. ' ' .. calls.pf .. ' ' .. calls.pb, '2 6 5', "'winograd-auto': 3 channels stay on im2col")
+    T.eq(calls.wf .. ' ' .. calls.pf .. ' ' .. calls.pb, '2 7 5', "'winograd-auto': 3 channels stay on im2col")
     m.algorithm = 'plain'
     fb(nn.Conv2d(16, 8, 3, { padding = 1 }), nl.zeros(1, 16, 6, 6))
     m.algorithm = 'fast'

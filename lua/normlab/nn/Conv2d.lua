@@ -21,8 +21,9 @@
 --   'winograd-auto'   the 'auto' rule for both passes: Winograd F(4x4,3x3) forward too, where
 --                     it pays (what the study scripts train with, their --conv default); the
 --                     forward pass needs Conv2d.winograd_forward_min_pixels output pixels
---   ('winograd' and 'winograd-auto' also take the grad input in F(4x4,3x3): 1.8x fewer
---   multiplies than F(2x2,3x3), the forward F(4x4)'s rounding, 5-8% of a training step)
+--   ('winograd' and 'winograd-auto' also take the grad input in F(4x4,3x3) from
+--   Conv2d.winograd_f4_grad_input_min_pixels output pixels: 1.8x fewer multiplies than
+--   F(2x2,3x3), the forward F(4x4)'s rounding, 5-8% of a training step at batch 128)
 --   'plain'           im2col + sgemm everywhere
 -- The forward pass stays on im2col by default because its values decide discrete things
 -- downstream (ReLU gates, max-pool choices): a difference of 1e-6 can flip a gate whose
@@ -49,6 +50,12 @@ Conv2d.winograd_min_pixels = 128   -- (a class field, for tuning)
 -- at 128 pixels (the 8x8 layers at batch 2) im2col's forward is about twice as fast
 -- (0.24 against 0.49 ms for 128 -> 128 channels), and a training step at batch 2 about 8%.
 Conv2d.winograd_forward_min_pixels = 256
+-- 'winograd' and 'winograd-auto' take the grad input in F(4x4,3x3) from this many output
+-- pixels, else in F(2x2,3x3): F(4x4) saves 44% of the grad input's multiplies but transforms
+-- 36 instead of 16 weights per channel pair every call, which costs more at few pixels
+-- (bench_conv --dx-tile, 2 threads: the 8x8 layers at batch 2, 128 pixels, lose 30%; the
+-- 16x16 ones at batch 2 and the 8x8 ones at batch 8, 512 pixels, tie; from 2048 it gains).
+Conv2d.winograd_f4_grad_input_min_pixels = 1024
 
 local function fail(fmt, ...)
   error('Conv2d: ' .. string.format(fmt, ...), 0)
@@ -135,6 +142,11 @@ end
 
 -- Winograd for this layer's forward (pass == 'forward') or backward pass on input x? (the
 -- algorithm setting, then the geometry)
+-- Output pixels of one call (batch x Ho x Wo) for input x, as Winograd's 3x3 kernels see them.
+local function call_pixels(self, x)
+  return x:size(1) * (x:size(3) + 2 * self.padding - 2) * (x:size(4) + 2 * self.padding - 2)
+end
+
 local function use_winograd(self, pass, x)
   local algo = self.algorithm
   if algo ~= 'auto' and algo ~= 'plain' and algo ~= 'winograd' and algo ~= 'winograd-auto' then
@@ -145,7 +157,7 @@ local function use_winograd(self, pass, x)
     return false
   end
   if algo == 'winograd' then return true end
-  local pixels = x:size(1) * (x:size(3) + 2 * self.padding - 2) * (x:size(4) + 2 * self.padding - 2)
+  local pixels = call_pixels(self, x)
   local min_pixels = pass == 'forward' and self.winograd_forward_min_pixels or self.winograd_min_pixels
   return self.in_channels >= WINOGRAD_MIN_CIN and pixels >= min_pixels
 end
@@ -155,6 +167,13 @@ local function winograd_ws(self, x)
   local need = C.winograd_workspace(x:size(1), self.in_channels, self.out_channels, x:size(3),
     x:size(4), self.padding)
   return need > 0 and scratch(need) or nil
+end
+
+-- The grad input's Winograd tile: F(2x2,3x3) (as accurate as im2col) for 'auto', F(4x4,3x3)
+-- for the algorithms that take the forward pass in F(4x4) too, from enough pixels.
+local function grad_input_tile(self, x)
+  if self.algorithm == 'auto' or call_pixels(self, x) < self.winograd_f4_grad_input_min_pixels then return 2 end
+  return 4
 end
 
 local function kernel_call(fn, ...)
@@ -197,7 +216,7 @@ local function run_backward(self, x, gy, want_input, want_params)
   if ws then
     kernel_call(C.winograd_backward, gx, want_params and self.grad_weight or nil,
       want_params and self.grad_bias or nil, ws, gy, x, self.weight, self.padding, true,
-      self.algorithm == 'auto' and 2 or 4)
+      grad_input_tile(self, x))
   else
     kernel_call(C.conv2d_par_backward, gx, want_params and self.grad_weight or nil,
       want_params and self.grad_bias or nil, col_for(self, n, ho, wo), gy, x, self.weight,
