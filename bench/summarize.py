@@ -79,6 +79,11 @@ def main(raw_path, out_path):
         base_pt = statistics.median(float(r["base_rss_mb"]) for r in pt)
         ratio = ips_nl / ips_pt
         ratios.append(ratio)
+        # the same ratio within each round (both frameworks ran back to back): its spread shows
+        # how much the machine's drift moves the headline figure
+        by_round = {r.get("round"): float(r["ips"]) for r in pt}
+        paired = sorted(float(r["ips"]) / by_round[r.get("round")] for r in nl if r.get("round") in by_round)
+        spread = f" ({paired[0]:.2f}-{paired[-1]:.2f})" if len(paired) > 1 else ""
         if ips_wf:
             ratios_wf.append(ips_wf / ips_pt)
         depth, batch = int(cfg.split("-")[0][1:]), int(cfg.split("-")[2])
@@ -90,16 +95,16 @@ def main(raw_path, out_path):
             flops = 2.0 * (3 * sum(m) - m[0]) * batch   # fwd + dW + dx (no dx for the image)
             conv_s = float(p["conv_ms"]) / 1e3
             eff = f"{flops / conv_s * 1e-9:.0f}" if conv_s > 0 else ""
-        rows.append((cfg, ips_nl, ips_pt, ratio, rss_nl, rss_pt, base_pt, share, eff, ips_wf))
+        rows.append((cfg, ips_nl, ips_pt, ratio, spread, rss_nl, rss_pt, base_pt, share, eff, ips_wf))
 
-    hdr = ("| config | normlab img/s | PyTorch img/s | normlab/PyTorch | normlab peak RSS MB | "
+    hdr = ("| config | normlab img/s | PyTorch img/s | normlab/PyTorch (per round: min-max) | normlab peak RSS MB | "
            "PyTorch peak RSS MB (after import) | RSS normlab/PyTorch | normlab conv share | "
            "conv GFLOP/s (effective) |" + (" normlab, library default (im2col forward): img/s (/PyTorch) |" if has_wf else ""))
     sep = "|" + "---|" * (10 if has_wf else 9)
     table = [hdr, sep]
-    for (cfg, a, b, r, ra, rb, bb, sh, ef, wfv) in rows:
+    for (cfg, a, b, r, spr, ra, rb, bb, sh, ef, wfv) in rows:
         extra = (f" {wfv:.0f} ({wfv / b:.2f}x) |" if wfv else " |") if has_wf else ""
-        table.append(f"| {cfg} | {a:.0f} | {b:.0f} | {r:.2f}x | {ra:.0f} | {rb:.0f} ({bb:.0f}) | "
+        table.append(f"| {cfg} | {a:.0f} | {b:.0f} | {r:.2f}x{spr} | {ra:.0f} | {rb:.0f} ({bb:.0f}) | "
                      f"{ra / rb:.2f} | {sh} | {ef} |" + extra)
 
     prof_hdr = "| config | step ms | conv | bn | gn | act | pool | linear | loss | optim | other |"
@@ -160,7 +165,10 @@ def main(raw_path, out_path):
               f"(lr 0.05*B/128, momentum 0.9, weight decay 5e-4) on one fixed synthetic batch (the data "
               f"pipeline is not timed); warm-up of at least 3 steps and 0.5 s, then at least 5 steps and "
               f"{meta.get('seconds', '?')} s are timed, step by step. img/s = batch / median step time "
-              f"(robust to other jobs on a shared machine), then the median over rounds.")
+              f"(robust to other jobs on a shared machine), then the median over rounds. The ratio "
+              f"column is the ratio of those medians; in parentheses, the smallest and largest ratio "
+              f"within one round (the two frameworks back to back): the machine's speed drifts by tens "
+              f"of percent within minutes, for both.")
     md.append("- normlab trains as the study scripts do (`--conv winograd-auto`: Winograd F(4x4,3x3) in "
               "both passes of the 3x3 layers where it pays, im2col + sgemm elsewhere), with BatchNorm/"
               "GroupNorm and the ReLU after them fused into one layer by nn.Sequential.")
