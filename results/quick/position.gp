@@ -4,7 +4,7 @@ if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
 } else {
   set terminal png size 800,600 noenhanced
 }
-set output "/tmp/rq/position.png"
+set output "results/quick/position.png"
 set title "Test accuracy by position of the normalization (CIFAR-10, 4 epochs, QUICK: not the protocol)"
 set ylabel "test accuracy (%)"
 set yrange [0:*]
@@ -17,5 +17,5 @@ set boxwidth 0.9
 set bmargin 4
 set xtics nomirror ("Conv → BatchNorm → ReLU" 0, "Conv → ReLU → BatchNorm" 1, "Conv → LeakyReLU →\nBatchNorm" 2)
 set xrange [-0.6:2.6]
-plot "/tmp/rq/position.dat" using 2 title "test accuracy"
+plot "results/quick/position.dat" using 2 title "test accuracy"
 unset output

@@ -4,7 +4,7 @@ if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
 } else {
   set terminal png size 800,600 noenhanced
 }
-set output "/tmp/rq/sigmoid_vs_relu.png"
+set output "results/quick/sigmoid_vs_relu.png"
 set title "Test accuracy against depth (CIFAR-10, 4 epochs, QUICK: not the protocol)"
 set xlabel "depth (blocks)"
 set ylabel "test accuracy (%)"
@@ -12,6 +12,6 @@ set yrange [0:*]
 set key outside right top
 set grid ytics
 set xtics (1, 2, 4, 8)
-plot "/tmp/rq/sigmoid_vs_relu.dat" index 0 using 1:2 with linespoints lw 2 pt 7 ps 1 title "Sigmoid", \
-     "/tmp/rq/sigmoid_vs_relu.dat" index 1 using 1:2 with linespoints lw 2 pt 7 ps 1 title "ReLU"
+plot "results/quick/sigmoid_vs_relu.dat" index 0 using 1:2 with linespoints lw 2 pt 7 ps 1 title "Sigmoid", \
+     "results/quick/sigmoid_vs_relu.dat" index 1 using 1:2 with linespoints lw 2 pt 7 ps 1 title "ReLU"
 unset output
