@@ -902,8 +902,9 @@ static void conv_worker(void *arg, int tid, int nth) {
     }
 }
 
-/* dU_tid[a] += V[a]^T . dM[a] over this thread's images (F(4x4,3x3)); db_tid += the tile sums
- * of dy, which are dM at point (1,1) (row 1 of A is all ones). */
+/* dU_tid[a] = sum of V[a]^T . dM[a] over this thread's images (F(4x4,3x3); the first chunk
+ * writes, later ones add); db_tid += the tile sums of dy, which are dM at point (1,1) (row 1
+ * of A is all ones). */
 static void dw_worker(void *arg, int tid, int nth) {
     Job *j = arg;
     const Role *r = j->r;
@@ -913,7 +914,6 @@ static void dw_worker(void *arg, int tid, int nth) {
     float *xp = thread_buf(j, tid), *v = xp + j->p->bufs.xp, *m = v + j->p->bufs.v, *yt = m + j->p->bufs.m;
     float *du = j->base + j->p->du + tid * j->p->usz;
     float *db = j->base + j->p->db + tid * up16(r->cip > r->cop ? r->cip : r->cop);
-    memset(du, 0, (size_t)j->p->usz * sizeof(float));
     memset(db, 0, (size_t)r->cop * sizeof(float));
     memset(xp, 0, (size_t)(r->hp * r->wp * r->cip) * sizeof(float));
     memset(yt, 0, (size_t)(16 * r->th * r->tw * r->cop) * sizeof(float));
@@ -921,7 +921,7 @@ static void dw_worker(void *arg, int tid, int nth) {
     const int64_t av = r->tmax * r->cip, am = r->tmax * r->cop;
     for (int64_t c0 = n0; c0 < n1; c0 += r->ipc) {
         if (j->interrupted && *j->interrupted) { j->stopped = 1; return; }
-        const int64_t cn = n1 - c0 < r->ipc ? n1 - c0 : r->ipc;
+        const int64_t cn = min64(n1 - c0, r->ipc);
         for (int64_t k = 0; k < cn; k++) {
             K->to_nhwc(xp, r->cip, r->wp, r->pad, j->x + (c0 + k) * xs, r->ci, r->h, r->w);
             K->in_tf[1](v + k * r->tpi * r->cip, av, r->cip, xp, r->wp, r->cip, r->th, r->tw);
@@ -936,7 +936,7 @@ static void dw_worker(void *arg, int tid, int nth) {
         }
         for (int a = 0; a < NA; a++)
             K->gemm(r->cip, r->cop, T, v + a * av, 1, r->cip, m + a * am, r->cop,
-                    du + a * r->cop, NA * r->cop, 1);
+                    du + a * r->cop, NA * r->cop, c0 > n0);   /* the first chunk writes */
     }
 }
 
