@@ -13,6 +13,7 @@
  *   dx    = invstd * (dxhat - mean(dxhat) - xhat*mean(dxhat*xhat))
  *         = gamma*invstd * (dy - sum(dy)/M - xhat*sum(dy*xhat)/M)
  * In eval mode mean/invstd are constants, so dx = gamma*invstd*dy. */
+#include <stdatomic.h>
 #include <math.h>
 #include "batchnorm.h"
 #include "normloops.h"
@@ -47,7 +48,7 @@ typedef struct {
     double eps;
     int64_t N, C, HW, M;
     volatile sig_atomic_t *interrupted;
-    volatile int stopped;
+    atomic_int stopped;     /* any thread may set it */
 } BnFwd;
 
 /* Channel ch's statistics into the cache: train mode leaves the BIASED variance in
@@ -146,7 +147,7 @@ typedef struct {
     int train, relu;
     int64_t N, C, HW, M;
     volatile sig_atomic_t *interrupted;
-    volatile int stopped;
+    atomic_int stopped;     /* any thread may set it */
 } BnBwd;
 
 static void bn_bwd_worker(void *arg, int tid, int nth) {

@@ -10,6 +10,7 @@
  * Backward (the layer-norm formula applied to each group, dxhat = gamma[ch]*dy):
  *   dx = invstd * (dxhat - sum(dxhat)/M - xhat*sum(dxhat*xhat)/M)
  *   dgamma[ch] += sum(dy*xhat), dbeta[ch] += sum(dy) over n and the HW block. */
+#include <stdatomic.h>
 #include <math.h>
 #include "groupnorm.h"
 #include "normloops.h"
@@ -27,7 +28,7 @@ typedef struct {
     int64_t N, C, HW, CG, M, groups;
     double eps;
     volatile sig_atomic_t *interrupted;
-    volatile int stopped;
+    atomic_int stopped;     /* any thread may set it */
 } GnJob;
 
 static int gn_threads(const NlCtx *c, int64_t numel, int64_t groups) {

@@ -4,6 +4,7 @@
  *   maxpool  y[p] = x[plane, idx[p]],  dx[plane, idx[p]] += dy[p]
  *   avgpool  y[n,c] = (1/HW) sum_{h,w} x[n,c,h,w],  dx[n,c,h,w] += dy[n,c] / HW
  * See pool.h for the window and tie/NaN rules (those of PyTorch's max_pool2d). */
+#include <stdatomic.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -102,7 +103,7 @@ typedef struct {
     int k, stride, pad;
     int64_t h, w, ho, wo, planes;
     volatile sig_atomic_t *interrupted;
-    volatile int stopped;
+    atomic_int stopped;     /* any thread may set it */
     int64_t bad[NL_PAR_MAX];   /* backward, per thread: the position of an invalid index + 1, or 0 */
 } PoolJob;
 

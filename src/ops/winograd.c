@@ -38,6 +38,7 @@
  *   dg = G^T [ (A dy A^T) .* (B^T d B) ] G, summed over tiles: dU[a] (cip x cop) += V[a]^T . dM[a]. */
 #include <cblas.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include "parallel.h"
@@ -826,7 +827,7 @@ typedef struct {
     int acc, flip, nk;      /* conv: y += ; weights flipped (data gradient); partial sums */
     const float *bias;      /* padded bias or NULL */
     volatile sig_atomic_t *interrupted;
-    volatile int stopped;
+    atomic_int stopped;     /* any thread may set it: atomic, not volatile */
 } Job;
 
 static float *thread_buf(const Job *j, int tid) { return j->base + j->p->th0 + tid * j->p->per_thread; }
