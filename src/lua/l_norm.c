@@ -19,6 +19,7 @@
  *   C.xent_backward(dlogits, logits, labels [, grad_loss = 1])
  *   C.sgd_step(w, v|nil, g, lr, momentum, weight_decay, first)
  *   C.adam_step(w, m, v, g, lr, beta1, beta2, eps, weight_decay, step)
+ *   C.zero_grads{t1, t2, ...}     sets every element of every tensor in the list to 0
  *
  * The kernels' messages already name the operation ("batchnorm: input (2,3,4,4) has 3
  * channels, but gamma has shape (4)"), so they are raised as they are; the Lua layers
@@ -139,13 +140,27 @@ static int l_adam_step(lua_State *L) {
     return 0;
 }
 
+static int l_zero_grads(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    const int n = (int)luaL_len(L, 1);
+    NlTensor **ts = lua_newuserdatauv(L, (size_t)(n > 0 ? n : 1) * sizeof *ts, 0);   /* freed by the GC */
+    for (int k = 0; k < n; k++) {
+        lua_geti(L, 1, k + 1);
+        ts[k] = (NlTensor *)luaL_testudata(L, -1, NL_TENSOR_MT);
+        if (!ts[k]) return luaL_error(L, "zero_grads: element %d is a %s, not a tensor", k + 1, luaL_typename(L, -1));
+        lua_pop(L, 1);
+    }
+    nl_zero_grads(nl_lua_ctx(L), ts, n);
+    return 0;
+}
+
 static const luaL_Reg funcs[] = {
     {"bn_forward", l_bn_forward}, {"bn_backward", l_bn_backward},
     {"gn_forward", l_gn_forward}, {"gn_backward", l_gn_backward},
     {"gn_check_groups", l_gn_check_groups},
     {"xent_forward", l_xent_forward}, {"xent_backward", l_xent_backward},
     {"xent_correct", l_xent_correct},
-    {"sgd_step", l_sgd_step}, {"adam_step", l_adam_step},
+    {"sgd_step", l_sgd_step}, {"adam_step", l_adam_step}, {"zero_grads", l_zero_grads},
     {NULL, NULL}
 };
 

@@ -155,6 +155,15 @@ static int t_shape_str(lua_State *L) {
     return 1;
 }
 
+/* t:same_shape(u): the same dimensions (no string per call, as the layers' checks need). */
+static int t_same_shape(lua_State *L) {
+    const NlTensor *a = nl_lua_checktensor(L, 1), *b = nl_lua_checktensor(L, 2);
+    int same = a->ndim == b->ndim;
+    for (int d = 0; same && d < a->ndim; d++) same = a->shape[d] == b->shape[d];
+    lua_pushboolean(L, same);
+    return 1;
+}
+
 /* Offset of the element at 1-based indices given at arg.. (all dimensions). */
 static int64_t element_offset(lua_State *L, NlTensor *t, int arg) {
     int given = lua_gettop(L) - arg + 1;
@@ -512,6 +521,7 @@ static int t_is_tensor(lua_State *L) {
 
 static const luaL_Reg methods[] = {
     {"dim", t_dim}, {"size", t_size}, {"numel", t_numel}, {"shape_str", t_shape_str},
+    {"same_shape", t_same_shape},
     {"get", t_get}, {"set", t_set}, {"narrow", t_narrow}, {"select", t_select},
     {"view", t_view}, {"reshape", t_view}, {"clone", t_clone}, {"copy", t_copy},
     {"fill", t_fill}, {"zero", t_zero}, {"uniform", t_uniform}, {"normal", t_normal},

@@ -5,6 +5,7 @@
  * single-tensor path); formulas in optim.h. Per-element arithmetic is done in double
  * and rounded once to float, so the result is at least as accurate as PyTorch's. */
 #include <math.h>
+#include <string.h>
 #include "optim.h"
 #include "normloops.h"
 #include "parallel.h"
@@ -36,12 +37,18 @@ typedef struct {
     int first;
 } SgdJob;
 
-/* This thread's elements, in whole 16-float blocks (no cache line is shared). */
+/* [*i0, *i1): thread tid's share of n elements, in whole 16-float blocks (no cache line
+ * is shared). */
+static void block_share(int64_t n, int tid, int nth, int64_t *i0, int64_t *i1) {
+    long long b0, b1;
+    nl_par_range((n + 15) / 16, tid, nth, &b0, &b1);
+    *i0 = 16 * b0, *i1 = 16 * b1 < n ? 16 * b1 : n;
+}
+
 static void sgd_worker(void *arg, int tid, int nth) {
     const SgdJob *j = arg;
-    long long b0, b1;
-    nl_par_range((j->n + 15) / 16, tid, nth, &b0, &b1);
-    const int64_t i0 = 16 * b0, i1 = 16 * b1 < j->n ? 16 * b1 : j->n;
+    int64_t i0, i1;
+    block_share(j->n, tid, nth, &i0, &i1);
     if (i0 < i1)
         nl_nl_sgd(j->w + i0, j->v ? j->v + i0 : NULL, j->g + i0, i1 - i0, j->lr, j->mu, j->wd, j->first);
 }
@@ -64,6 +71,30 @@ nl_status nl_sgd_step(NlCtx *c, NlTensor *w, NlTensor *v, const NlTensor *g,
     SgdJob j = { w->data, momentum != 0 ? v->data : NULL, g->data, w->numel, lr, momentum, weight_decay, first };
     nl_parallel(nl_par_threads_from(c, w->numel, NL_PAR_MIN_NUMEL_WARM), sgd_worker, &j);
     return NL_OK;
+}
+
+typedef struct {
+    NlTensor *const *ts;
+    int n;
+    int64_t total;
+} ZeroJob;
+
+/* This thread's share of the concatenated elements of all tensors. */
+static void zero_worker(void *arg, int tid, int nth) {
+    const ZeroJob *j = arg;
+    int64_t lo, hi, at = 0;
+    block_share(j->total, tid, nth, &lo, &hi);
+    for (int k = 0; k < j->n && at < hi; k++) {
+        const int64_t m = j->ts[k]->numel, a = lo > at ? lo : at, b = hi < at + m ? hi : at + m;
+        if (a < b) memset(j->ts[k]->data + (a - at), 0, (size_t)(b - a) * sizeof(float));
+        at += m;
+    }
+}
+
+void nl_zero_grads(NlCtx *c, NlTensor *const *ts, int n) {
+    ZeroJob j = { ts, n, 0 };
+    for (int k = 0; k < n; k++) j.total += ts[k]->numel;
+    nl_parallel(nl_par_threads_from(c, j.total, NL_PAR_MIN_NUMEL_WARM), zero_worker, &j);
 }
 
 nl_status nl_adam_step(NlCtx *c, NlTensor *w, NlTensor *m, NlTensor *v, const NlTensor *g,

@@ -26,4 +26,9 @@ nl_status nl_adam_step(NlCtx *c, NlTensor *w, NlTensor *m, NlTensor *v, const Nl
                        double lr, double beta1, double beta2, double eps, double weight_decay,
                        int64_t step);
 
+/* Sets every element of the n tensors ts[0..n-1] to zero: a model's gradients cleared in one
+ * job, split by elements between the threads (at batch 2 the separate per-tensor memsets
+ * and their calls took about 2% of a training step). */
+void nl_zero_grads(NlCtx *c, NlTensor *const *ts, int n);
+
 #endif

@@ -25,6 +25,31 @@ T.test('SGD momentum: v = g on the first step, then mu*v + g; weight decay joins
   T.eq(#o3:state_tensors(), 0, 'no momentum, no state')
 end)
 
+T.test('C.zero_grads clears every tensor of the list, on any thread count; model:zero_grad uses it', function()
+  local C = nl.C
+  local sizes = { 5, 40000, 17, 70001, 1 }   -- tensors split across the threads' 16-float blocks
+  for _, threads in ipairs { 1, 2, 3 } do
+    local before = nl.threads()
+    nl.set_threads(threads)
+    local ts = {}
+    for i, n in ipairs(sizes) do ts[i] = nl.zeros(n):fill(i) end
+    local keep = nl.zeros(8):fill(7)   -- not in the list: untouched
+    C.zero_grads(ts)
+    nl.set_threads(before)
+    for i, t in ipairs(ts) do
+      T.eq(t:sum(), 0, string.format('tensor %d cleared (%d threads)', i, threads))
+    end
+    T.eq(keep:sum(), 56, 'a tensor outside the list keeps its values')
+  end
+  C.zero_grads({})
+  T.err(function() C.zero_grads({ nl.zeros(2), 3 }) end, 'zero_grads: element 2 is a number, not a tensor')
+  local model = nl.models.plain { depth = 2, act = 'relu', norm = 'bn', order = 'cna', classes = 10 }
+  local _, grads = model:parameters()
+  for _, g in ipairs(grads) do g:fill(1) end
+  model:zero_grad()
+  for i, g in ipairs(grads) do T.eq(g:sum(), 0, 'model gradient ' .. i .. ' cleared') end
+end)
+
 T.test('SGD resumes: steps restored from a checkpoint skip the first-step rule', function()
   local w, g = nl.tensor{ 1 }, nl.tensor{ 0.5 }
   local opt = optim.SGD({ w }, { g }, { lr = 0.1, momentum = 0.9 })

@@ -72,7 +72,7 @@ t_string() {
 t_listing() {
   type_text 'x:s'
   keys Tab Tab
-  wait_for '^select +set +shape_str +size +sub +sum +sumsq$' 15 || return 1
+  wait_for '^same_shape +select +set +shape_str +size +sub +sum +sumsq$' 15 || return 1
   screen | grep -q 'x:shape_str' && { WHY="listing shows full paths"; return 1; }
   clear_line
 }

@@ -48,7 +48,7 @@ function BatchNorm2d:update_output(x)
     self:fail('training needs more than one value per channel, got input %s', x:shape_str())
   end
   local n = self.num_features
-  self.output = self:reuse('output', x:size())
+  self.output = self:reuse_like('output', x)
   self.save_mean = self:reuse('save_mean', { n })
   self.save_invstd = self:reuse('save_invstd', { n })
   -- the mode of the cached statistics decides the backward formula

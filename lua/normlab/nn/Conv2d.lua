@@ -104,10 +104,12 @@ function Conv2d:describe()
   return s .. ')'
 end
 
--- Output spatial size for an input of height h, width w (errors name the layer).
+-- Output spatial size for an input of height h, width w (errors name the layer and the
+-- input: shape is its shape string, or the input tensor itself).
 function Conv2d:out_size(h, w, shape)
   local ph, pw = h + 2 * self.padding, w + 2 * self.padding
   if ph < self.kh or pw < self.kw then
+    if type(shape) ~= 'string' then shape = shape:shape_str() end
     fail('input %s: kernel %dx%d is larger than the padded input %dx%d', shape, self.kh, self.kw, ph, pw)
   end
   return (ph - self.kh) // self.stride + 1, (pw - self.kw) // self.stride + 1
@@ -119,7 +121,7 @@ local function check_input(self, x)
     fail('input %s has %d channels, weight %s expects %d', x:shape_str(), x:size(2),
       self.weight:shape_str(), self.in_channels)
   end
-  return self:out_size(x:size(3), x:size(4), x:shape_str())
+  return self:out_size(x:size(3), x:size(4), x)
 end
 
 -- Scratch space is shared by all Conv2d layers (calls never overlap, and nothing in it
@@ -209,7 +211,7 @@ local function run_backward(self, x, gy, want_input, want_params)
   local ws = use_winograd(self, 'backward', x) and winograd_ws(self, x)
   local gx
   if want_input then
-    gx = self:reuse('grad_input', x:size())
+    gx = self:reuse_like('grad_input', x)
     if not ws then gx:zero() end   -- the Winograd kernel overwrites it instead
     self.grad_input = gx
   end

@@ -45,7 +45,7 @@ CrossEntropy.update_output = CrossEntropy.forward
 -- Returns d loss / d logits, scaled by grad_loss (default 1). The tensor is reused.
 function CrossEntropy:backward(logits, labels, grad_loss)
   check(logits, labels)
-  self.grad_input = self:reuse('grad_input', logits:size())
+  self.grad_input = self:reuse_like('grad_input', logits)
   local ok, err = pcall(C.xent_backward, self.grad_input, logits, labels, grad_loss or 1)
   if not ok then fail('%s', (tostring(err):gsub('^cross_entropy: ', ''))) end
   return self.grad_input

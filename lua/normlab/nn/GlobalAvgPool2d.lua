@@ -36,7 +36,7 @@ function GlobalAvgPool2d:update_grad_input(x, gy)
     fail('grad_output %s does not match the output (%d,%d) for input %s', gy:shape_str(), x:size(1),
       x:size(2), x:shape_str())
   end
-  local gx = self:reuse('grad_input', x:size()):zero()
+  local gx = self:reuse_like('grad_input', x):zero()
   C.global_avgpool_backward(gx, gy)
   self.grad_input = gx
   return gx

@@ -41,7 +41,7 @@ function GroupNorm:channels() return self.num_channels end
 function GroupNorm:update_output(x)
   self:check_input(x)
   local ng = { x:size(1), self.num_groups }
-  self.output = self:reuse('output', x:size())
+  self.output = self:reuse_like('output', x)
   self.save_mean = self:reuse('save_mean', ng)
   self.save_invstd = self:reuse('save_invstd', ng)
   self:kernel(C.gn_forward, self.output, self.save_mean, self.save_invstd, x, self.weight, self.bias,

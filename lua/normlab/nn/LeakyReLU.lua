@@ -23,17 +23,17 @@ end
 function LeakyReLU:describe() return string.format('LeakyReLU(%g)', self.negative_slope) end
 
 function LeakyReLU:update_output(x)
-  local y = self.inplace and x or self:reuse('output', x:size())
+  local y = self.inplace and x or self:reuse_like('output', x)
   C.leakyrelu_forward(y, x, self.negative_slope)
   self.output = y
   return y
 end
 
 function LeakyReLU:update_grad_input(x, gy)
-  if gy:shape_str() ~= x:shape_str() then
+  if not gy:same_shape(x) then
     error(string.format('LeakyReLU: grad_output %s does not match input %s', gy:shape_str(), x:shape_str()), 0)
   end
-  local gx = self:reuse('grad_input', x:size()):zero()
+  local gx = self:reuse_like('grad_input', x):zero()
   C.leakyrelu_backward(gx, gy, x, self.negative_slope)
   self.grad_input = gx
   return gx

@@ -70,7 +70,7 @@ local function run_backward(self, x, gy, want_input, want_params)
   end
   local gx
   if want_input then
-    gx = self:reuse('grad_input', x:size()):zero()
+    gx = self:reuse_like('grad_input', x):zero()
     self.grad_input = gx
   end
   kernel_call(C.linear_backward, gx, want_params and self.grad_weight or nil,

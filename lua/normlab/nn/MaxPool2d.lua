@@ -44,6 +44,7 @@ end
 function MaxPool2d:out_size(h, w, shape)
   local ph, pw = h + 2 * self.padding, w + 2 * self.padding
   if ph < self.kernel or pw < self.kernel then
+    if type(shape) ~= 'string' then shape = shape:shape_str() end   -- the input tensor
     fail('input %s: kernel %dx%d is larger than the padded input %dx%d', shape, self.kernel, self.kernel, ph, pw)
   end
   return (ph - self.kernel) // self.stride + 1, (pw - self.kernel) // self.stride + 1
@@ -56,7 +57,7 @@ end
 
 function MaxPool2d:update_output(x)
   if x:dim() ~= 4 then fail('expected a 4-D input (N,C,H,W), got %s', x:shape_str()) end
-  local ho, wo = self:out_size(x:size(3), x:size(4), x:shape_str())
+  local ho, wo = self:out_size(x:size(3), x:size(4), x)
   local dims = { x:size(1), x:size(2), ho, wo }
   local y = self:reuse('output', dims)
   self.indices = self:reuse('indices', dims)
@@ -67,10 +68,10 @@ end
 
 function MaxPool2d:update_grad_input(x, gy)
   if not self.indices then fail('backward called before forward') end
-  if gy:shape_str() ~= self.indices:shape_str() then
+  if not gy:same_shape(self.indices) then
     fail('grad_output %s does not match the output %s', gy:shape_str(), self.indices:shape_str())
   end
-  local gx = self:reuse('grad_input', x:size()):zero()
+  local gx = self:reuse_like('grad_input', x):zero()
   kernel_call(C.maxpool2d_backward, gx, gy, self.indices)
   self.grad_input = gx
   return gx

@@ -83,6 +83,16 @@ function Module:reuse(name, dims)
   return t
 end
 
+-- The same for a tensor shaped like `like` (compares in C: no shape table per call).
+function Module:reuse_like(name, like)
+  local t = self.scratch[name]
+  if not t or not t:same_shape(like) then
+    t = C.tensor_new(like:size())
+    self.scratch[name] = t
+  end
+  return t
+end
+
 -- Raises "Conv2d(3 -> 32, 3x3): expected a tensor input, got number" for a non-tensor
 -- (rather than Lua's "attempt to index a number value" from inside the layer).
 function Module:expect_tensor(v, what)

@@ -42,13 +42,13 @@ local function run_backward(self, x, gy, want_input, want_params)
   self:expect_tensor(x, 'input')
   self:expect_tensor(gy, 'grad_output')
   self:check_input(x)
-  if gy:shape_str() ~= x:shape_str() then
+  if not gy:same_shape(x) then
     self:fail('grad_output %s does not match input %s', gy:shape_str(), x:shape_str())
   end
   self:check_cache(x)
   local gx
   if want_input then
-    gx = self:reuse('grad_input', x:size())
+    gx = self:reuse_like('grad_input', x)
     self.grad_input = gx
   end
   self:backward_kernel(gx, want_params and self.grad_weight or nil, want_params and self.grad_bias or nil,

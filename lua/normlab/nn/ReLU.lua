@@ -19,17 +19,17 @@ function ReLU:init(inplace)
 end
 
 function ReLU:update_output(x)
-  local y = self.inplace and x or self:reuse('output', x:size())
+  local y = self.inplace and x or self:reuse_like('output', x)
   C.relu_forward(y, x)
   self.output = y
   return y
 end
 
 function ReLU:update_grad_input(x, gy)
-  if gy:shape_str() ~= x:shape_str() then
+  if not gy:same_shape(x) then
     error(string.format('ReLU: grad_output %s does not match input %s', gy:shape_str(), x:shape_str()), 0)
   end
-  local gx = self:reuse('grad_input', x:size()):zero()
+  local gx = self:reuse_like('grad_input', x):zero()
   C.relu_backward(gx, gy, x)
   self.grad_input = gx
   return gx

@@ -134,9 +134,8 @@ function Sequential:backward(x, gy, want_input)
       -- offered only to a child without a buffer of the right shape: replacing one it holds
       -- would drop that tensor to the garbage collector and allocate anew every step
       local held = m.scratch and m.scratch.grad_input
-      local key = on and i > 1 and m.scratch and xi:shape_str()
-      if key and (held == nil or (C.is_tensor(held) and held:shape_str() ~= key)) then
-        local list = self.grad_free[key]
+      if on and i > 1 and m.scratch and (held == nil or (C.is_tensor(held) and not held:same_shape(xi))) then
+        local list = self.grad_free[xi:shape_str()]
         if list and #list > 0 then
           offered = table.remove(list)
           m.scratch.grad_input = offered
@@ -200,8 +199,11 @@ function Sequential:num_parameters()
   return n
 end
 
+-- All children's gradients in one parallel C call (the per-tensor calls cost ~2% of a
+-- training step at batch 2).
 function Sequential:zero_grad()
-  for _, m in ipairs(self.modules) do m:zero_grad() end
+  local _, grads = self:parameters()
+  C.zero_grads(grads)
 end
 
 function Sequential:train()

@@ -13,20 +13,20 @@ function Tanh:init()
 end
 
 function Tanh:update_output(x)
-  local y = self:reuse('output', x:size())
+  local y = self:reuse_like('output', x)
   C.tanh_forward(y, x)
   self.output = y
   return y
 end
 
 function Tanh:update_grad_input(x, gy)
-  if gy:shape_str() ~= x:shape_str() then
+  if not gy:same_shape(x) then
     error(string.format('Tanh: grad_output %s does not match input %s', gy:shape_str(), x:shape_str()), 0)
   end
-  if not self.output or self.output:shape_str() ~= x:shape_str() then
+  if not self.output or not self.output:same_shape(x) then
     error('Tanh: backward needs the output of forward for this input ' .. x:shape_str(), 0)
   end
-  local gx = self:reuse('grad_input', x:size()):zero()
+  local gx = self:reuse_like('grad_input', x):zero()
   C.tanh_backward(gx, gy, self.output)
   self.grad_input = gx
   return gx
