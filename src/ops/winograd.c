@@ -20,6 +20,10 @@
  * D = A dy A^T and as the data gradient's input Vb) and finishes with dU += V^T D and
  * dx = A^T (Vb . U') A, U' the transformed flipped and transposed weights.
  *
+ * A chunk's point GEMMs (the 36 or 16 of the forward pass, the weight gradient's and the data
+ * gradient's) are an item set of helping.h: a thread that is done with its own share takes
+ * some of them from a slower one (each GEMM whole, so the results do not change).
+ *
  * Tiles: tile (i, j) of an image covers outputs [4i, 4i+4) x [4j, 4j+4) and reads the
  * padded input rows/cols [4i, 4i+6) x [4j, 4j+6); th = ceil(Ho/4), tw = ceil(Wo/4), and
  * Xp is (4*th + 2) x (4*tw + 2) with the image at offset (pad, pad) and zeros elsewhere.
@@ -41,6 +45,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include "helping.h"
 #include "parallel.h"
 #include "winograd.h"
 
@@ -828,7 +833,24 @@ typedef struct {
     const float *bias;      /* padded bias or NULL */
     volatile sig_atomic_t *interrupted;
     atomic_int stopped;     /* any thread may set it: atomic, not volatile */
+    NlHelp help;            /* conv and merged jobs: point GEMMs the other threads may take */
 } Job;
+
+/* The point GEMMs of one chunk as an item set of helping.h: item a is
+ * C + a*sc (+)= (A + a*sa) . (B + a*sb), with the gemm contract's strides. */
+typedef struct {
+    const Kern *k;
+    int64_t rows, cols, depth, sar, sak, ldb, ldc, sa, sb, sc;
+    const float *A, *B;
+    float *C;
+    int acc;
+} PointGemms;
+
+static void point_gemm(void *ctx, int a) {
+    const PointGemms *g = ctx;
+    g->k->gemm(g->rows, g->cols, g->depth, g->A + a * g->sa, g->sar, g->sak, g->B + a * g->sb, g->ldb,
+               g->C + a * g->sc, g->ldc, g->acc);
+}
 
 static float *thread_buf(const Job *j, int tid) { return j->base + j->p->th0 + tid * j->p->per_thread; }
 
@@ -869,8 +891,7 @@ static Share share_of(const Job *j, const Role *r, int tid, int nth) {
 /* y (+)= conv(x, U) (+ bias) for this thread's images and output channels, chunk by chunk.
  * Split by channels, the thread first transforms its own columns of U (no other thread
  * reads them, so the call needs no second parallel region). */
-static void conv_worker(void *arg, int tid, int nth) {
-    Job *j = arg;
+static void conv_share(Job *j, int tid, int nth) {
     const Role *r = j->r;
     const Kern *K = j->k;
     const int f4 = r->m == 4, m = r->m;
@@ -891,16 +912,20 @@ static void conv_worker(void *arg, int tid, int nth) {
             K->to_nhwc(xp, r->cip, r->wp, r->pad, j->x + (c0 + k) * xs, r->ci, r->h, r->w);
             K->in_tf[f4](v + k * r->tpi * r->cip, av, r->cip, xp, r->wp, r->cip, r->th, r->tw);
         }
-        const int64_t T = cn * r->tpi;
-        for (int a = 0; a < r->na; a++)
-            K->gemm(T, nq, r->cip, v + a * av, r->cip, 1, U + a * r->cip * r->cop + q0, r->cop,
-                    mm + a * am + q0, r->cop, 0);
+        const PointGemms g = { K, cn * r->tpi, nq, r->cip, r->cip, 1, r->cop, r->cop, av, r->cip * r->cop, am,
+                               v, U + q0, mm + q0, 0 };
+        nl_help_run(&j->help, tid, r->na, point_gemm, (void *)&g);
         for (int64_t k = 0; k < cn; k++) {   /* Yt: the thread's nq channels per pixel */
             K->out_tf[f4](yt, m * r->tw, nq, mm + k * r->tpi * r->cop + q0, am, r->cop,
                           j->bias ? j->bias + q0 : NULL, r->th, r->tw);
             K->from_nhwc(j->y + (c0 + k) * ys + q0 * po, nqo, r->ho, r->wo, yt, m * r->tw, nq, j->acc);
         }
     }
+}
+
+static void conv_worker(void *arg, int tid, int nth) {
+    conv_share(arg, tid, nth);
+    nl_help_finish(&((Job *)arg)->help, tid, nth);
 }
 
 /* dU_tid[a] = sum of V[a]^T . dM[a] over this thread's images (F(4x4,3x3); the first chunk
@@ -953,8 +978,7 @@ static void dw_worker(void *arg, int tid, int nth) {
  * weight and bias gradients of its output channels [o0, o1) (its columns of the one shared
  * dU, which it reduces itself at the end) and the data gradient of its input channels
  * [i0, i1) (its columns of U', which it transforms itself first). */
-static void merged_worker(void *arg, int tid, int nth) {
-    Job *j = arg;
+static void merged_share(Job *j, int tid, int nth) {
     const Plan *p = j->p;
     const Role *r = &p->f4, *rb = j->r;   /* rb: the data gradient's role (2x2 or 4x4 tiles) */
     const Kern *K = j->k;
@@ -1009,15 +1033,15 @@ static void merged_worker(void *arg, int tid, int nth) {
                 K->dw(j->dw, du, 1, r->cip, r->cop, r->ci, r->co, cb, cb + nr, o0, o1);
             }
         } else if (want_w) {
-            for (int a = 0; a < NA; a++)
-                K->gemm(r->cip, o1 - o0, T, v + a * av, 1, r->cip, m + a * am + o0, r->cop,
-                        du + a * r->cop + o0, NA * r->cop, c0 > sh.n0);
+            const PointGemms g = { K, r->cip, o1 - o0, T, 1, r->cip, r->cop, NA * r->cop, av, am, r->cop,
+                                   v, m + o0, du + o0, c0 > sh.n0 };
+            nl_help_run(&j->help, tid, NA, point_gemm, (void *)&g);
         }
         if (!want_x) continue;
         /* Mx[a] (Tb x ni) = Vb[a] (Tb x cop) . U'[a] (cop x ni), into V's space */
-        for (int a = 0; a < rb->na; a++)
-            K->gemm(Tb, ni, r->cop, m2 + a * ab, r->cop, 1, U + a * r->cop * r->cip + i0, r->cip,
-                    v + a * ax + i0, r->cip, 0);
+        const PointGemms g = { K, Tb, ni, r->cop, r->cop, 1, r->cip, r->cip, ab, r->cop * r->cip, ax,
+                               m2, U + i0, v + i0, 0 };
+        nl_help_run(&j->help, tid, rb->na, point_gemm, (void *)&g);
         for (int64_t k = 0; k < cn; k++) {
             K->out_tf[b4](yt, rb->m * rb->tw, ni, v + k * rb->tpi * r->cip + i0, ax, r->cip, NULL, rb->th, rb->tw);
             K->from_nhwc(j->y + (c0 + k) * xs + i0 * pi, nio, r->h, r->w, yt, rb->m * rb->tw, ni, j->acc);
@@ -1027,6 +1051,11 @@ static void merged_worker(void *arg, int tid, int nth) {
     if (want_w && !fuse_dw) K->dw(j->dw, du, 1, r->cip, r->cop, r->ci, r->co, 0, r->ci, o0, o1);
     if (want_b)
         for (int64_t o = o0; o < o1 && o < r->co; o++) j->db[o] += db[o];
+}
+
+static void merged_worker(void *arg, int tid, int nth) {
+    merged_share(arg, tid, nth);
+    nl_help_finish(&((Job *)arg)->help, tid, nth);
 }
 
 /* dw += G^T (sum of the threads' dU) G, input channels split between the threads;
@@ -1076,6 +1105,7 @@ static nl_status check_ws(NlCtx *c, const char *who, Plan *p, const NlTensor *ws
 /* Runs fn on up to nth threads; *ran = how many did (1 when the pool was busy). */
 static nl_status run(NlCtx *c, const char *who, Job *j, nl_par_fn fn, int nth, int *ran) {
     j->stopped = 0;
+    nl_help_init(&j->help, nth);
     int r = nl_parallel(nth, fn, j);
     if (ran) *ran = r;
     if (j->stopped) return nl_fail(c, NL_EINTR, "%s: interrupted", who);
