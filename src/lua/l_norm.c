@@ -20,6 +20,8 @@
  *   C.sgd_step(w, v|nil, g, lr, momentum, weight_decay, first)
  *   C.adam_step(w, m, v, g, lr, beta1, beta2, eps, weight_decay, step)
  *   C.zero_grads{t1, t2, ...}     sets every element of every tensor in the list to 0
+ *   C.sgd_step_many(ws, vs|nil, gs, lr, momentum, weight_decay, first)
+ *                                 sgd_step on every ws[k], vs[k], gs[k] in one parallel job
  *
  * The kernels' messages already name the operation ("batchnorm: input (2,3,4,4) has 3
  * channels, but gamma has shape (4)"), so they are raised as they are; the Lua layers
@@ -140,17 +142,39 @@ static int l_adam_step(lua_State *L) {
     return 0;
 }
 
-static int l_zero_grads(lua_State *L) {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    const int n = (int)luaL_len(L, 1);
-    NlTensor **ts = lua_newuserdatauv(L, (size_t)(n > 0 ? n : 1) * sizeof *ts, 0);   /* freed by the GC */
-    for (int k = 0; k < n; k++) {
-        lua_geti(L, 1, k + 1);
+/* The tensors of the list at arg (an array of n of them, in a userdata left on the stack
+ * for the GC); raises "who: element 2 is a number, not a tensor". n < 0: any length, set
+ * in *len; else the list must have n elements. */
+static NlTensor **tensor_list(lua_State *L, int arg, const char *who, int n, int *len) {
+    luaL_checktype(L, arg, LUA_TTABLE);
+    const int got = (int)luaL_len(L, arg);
+    if (n >= 0 && got != n) luaL_error(L, "%s: a list of %d tensors has %d", who, n, got);
+    NlTensor **ts = lua_newuserdatauv(L, (size_t)(got > 0 ? got : 1) * sizeof *ts, 0);
+    for (int k = 0; k < got; k++) {
+        lua_geti(L, arg, k + 1);
         ts[k] = (NlTensor *)luaL_testudata(L, -1, NL_TENSOR_MT);
-        if (!ts[k]) return luaL_error(L, "zero_grads: element %d is a %s, not a tensor", k + 1, luaL_typename(L, -1));
+        if (!ts[k]) luaL_error(L, "%s: element %d is a %s, not a tensor", who, k + 1, luaL_typename(L, -1));
         lua_pop(L, 1);
     }
+    if (len) *len = got;
+    return ts;
+}
+
+static int l_zero_grads(lua_State *L) {
+    int n;
+    NlTensor **ts = tensor_list(L, 1, "zero_grads", -1, &n);
     nl_zero_grads(nl_lua_ctx(L), ts, n);
+    return 0;
+}
+
+static int l_sgd_step_many(lua_State *L) {
+    int n;
+    NlTensor **w = tensor_list(L, 1, "sgd_step_many: params", -1, &n);
+    NlTensor **v = lua_isnoneornil(L, 2) ? NULL : tensor_list(L, 2, "sgd_step_many: velocities", n, NULL);
+    NlTensor **g = tensor_list(L, 3, "sgd_step_many: grads", n, NULL);
+    const double lr = luaL_checknumber(L, 4), mu = luaL_checknumber(L, 5), wd = luaL_checknumber(L, 6);
+    luaL_checktype(L, 7, LUA_TBOOLEAN);
+    nl_lua_check(L, nl_sgd_step_many(nl_lua_ctx(L), w, v, g, n, lr, mu, wd, lua_toboolean(L, 7)), NULL);
     return 0;
 }
 
@@ -161,6 +185,7 @@ static const luaL_Reg funcs[] = {
     {"xent_forward", l_xent_forward}, {"xent_backward", l_xent_backward},
     {"xent_correct", l_xent_correct},
     {"sgd_step", l_sgd_step}, {"adam_step", l_adam_step}, {"zero_grads", l_zero_grads},
+    {"sgd_step_many", l_sgd_step_many},
     {NULL, NULL}
 };
 

@@ -5,6 +5,7 @@
  * single-tensor path); formulas in optim.h. Per-element arithmetic is done in double
  * and rounded once to float, so the result is at least as accurate as PyTorch's. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include "optim.h"
 #include "normloops.h"
@@ -73,28 +74,72 @@ nl_status nl_sgd_step(NlCtx *c, NlTensor *w, NlTensor *v, const NlTensor *g,
     return NL_OK;
 }
 
+/* A job over a list of tensors as one concatenation of their elements: each thread takes
+ * a contiguous share of it, in pieces that lie within one tensor. */
 typedef struct {
-    NlTensor *const *ts;
+    NlTensor *const *w;        /* the tensors (the parameters, for SGD) */
+    NlTensor *const *v;        /* SGD: the velocities (NULL without momentum) */
+    NlTensor *const *g;        /* SGD: the gradients */
     int n;
-    int64_t total;
-} ZeroJob;
+    int64_t total;             /* elements of all n tensors */
+    double lr, mu, wd;
+    int first;
+} ListJob;
 
-/* This thread's share of the concatenated elements of all tensors. */
-static void zero_worker(void *arg, int tid, int nth) {
-    const ZeroJob *j = arg;
+/* Calls piece(j, k, off, len) for this thread's share: elements [off, off + len) of tensor k. */
+static void for_my_pieces(const ListJob *j, int tid, int nth, void (*piece)(const ListJob *, int, int64_t, int64_t)) {
     int64_t lo, hi, at = 0;
     block_share(j->total, tid, nth, &lo, &hi);
     for (int k = 0; k < j->n && at < hi; k++) {
-        const int64_t m = j->ts[k]->numel, a = lo > at ? lo : at, b = hi < at + m ? hi : at + m;
-        if (a < b) memset(j->ts[k]->data + (a - at), 0, (size_t)(b - a) * sizeof(float));
+        const int64_t m = j->w[k]->numel, a = lo > at ? lo : at, b = hi < at + m ? hi : at + m;
+        if (a < b) piece(j, k, a - at, b - a);
         at += m;
     }
 }
 
+static void zero_piece(const ListJob *j, int k, int64_t off, int64_t len) {
+    memset(j->w[k]->data + off, 0, (size_t)len * sizeof(float));
+}
+
+static void zero_worker(void *arg, int tid, int nth) { for_my_pieces(arg, tid, nth, zero_piece); }
+
+static int64_t total_numel(NlTensor *const *ts, int n) {
+    int64_t t = 0;
+    for (int k = 0; k < n; k++) t += ts[k]->numel;
+    return t;
+}
+
 void nl_zero_grads(NlCtx *c, NlTensor *const *ts, int n) {
-    ZeroJob j = { ts, n, 0 };
-    for (int k = 0; k < n; k++) j.total += ts[k]->numel;
+    ListJob j = { .w = ts, .n = n, .total = total_numel(ts, n) };
     nl_parallel(nl_par_threads_from(c, j.total, NL_PAR_MIN_NUMEL_WARM), zero_worker, &j);
+}
+
+static void sgd_piece(const ListJob *j, int k, int64_t off, int64_t len) {
+    nl_nl_sgd(j->w[k]->data + off, j->v ? j->v[k]->data + off : NULL, j->g[k]->data + off, len, j->lr, j->mu, j->wd,
+              j->first);
+}
+
+static void sgd_many_worker(void *arg, int tid, int nth) { for_my_pieces(arg, tid, nth, sgd_piece); }
+
+nl_status nl_sgd_step_many(NlCtx *c, NlTensor *const *w, NlTensor *const *v, NlTensor *const *g, int n,
+                           double lr, double momentum, double weight_decay, int first) {
+    nl_status s;
+    if ((s = check_hyper(c, "sgd", lr, weight_decay))) return s;
+    if (!(momentum >= 0 && momentum < 1))
+        return nl_fail(c, NL_EARG, "sgd: momentum must be in [0, 1), got %g", momentum);
+    if (momentum != 0 && !v) return nl_fail(c, NL_EARG, "sgd: momentum %g needs velocity buffers", momentum);
+    for (int k = 0; k < n; k++) {   /* every tensor is checked before any is updated */
+        if (g[k]->numel == w[k]->numel && (momentum == 0 || v[k]->numel == w[k]->numel)) continue;
+        char what[64];
+        snprintf(what, sizeof what, "sgd: parameter %d of %d", k + 1, n);
+        if ((s = check_like(c, what, "gradient", g[k], w[k]))) return s;
+        return check_like(c, what, "momentum buffer", v[k], w[k]);
+    }
+    /* the same per-element arithmetic as nl_sgd_step: elements are independent */
+    ListJob j = { .w = w, .v = momentum != 0 ? v : NULL, .g = g, .n = n, .total = total_numel(w, n), .lr = lr,
+                  .mu = momentum, .wd = weight_decay, .first = first };
+    nl_parallel(nl_par_threads_from(c, j.total, NL_PAR_MIN_NUMEL_WARM), sgd_many_worker, &j);
+    return NL_OK;
 }
 
 nl_status nl_adam_step(NlCtx *c, NlTensor *w, NlTensor *m, NlTensor *v, const NlTensor *g,

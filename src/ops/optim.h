@@ -18,6 +18,13 @@
 nl_status nl_sgd_step(NlCtx *c, NlTensor *w, NlTensor *v, const NlTensor *g,
                       double lr, double momentum, double weight_decay, int first);
 
+/* The same step for n parameters at once (w[k], v[k], g[k]; v may be NULL when momentum
+ * is 0): one parallel job over all their elements instead of n calls. Every tensor is
+ * checked first; an error names the parameter ("sgd: parameter 3 of 34: parameter (32) has 32 elements but its gradient ...") and changes
+ * nothing. */
+nl_status nl_sgd_step_many(NlCtx *c, NlTensor *const *w, NlTensor *const *v, NlTensor *const *g, int n,
+                           double lr, double momentum, double weight_decay, int first);
+
 /* Adam (Kingma & Ba), PyTorch form; step is the 1-based count including this step:
  *   d = g + weight_decay*w
  *   m = beta1*m + (1-beta1)*d          v = beta2*v + (1-beta2)*d*d

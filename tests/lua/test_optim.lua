@@ -50,6 +50,48 @@ T.test('C.zero_grads clears every tensor of the list, on any thread count; model
   for i, g in ipairs(grads) do T.eq(g:sum(), 0, 'model gradient ' .. i .. ' cleared') end
 end)
 
+T.test('SGD steps all parameters in one call: bitwise the per-tensor steps, on 1 to 3 threads', function()
+  local C = nl.C
+  local sizes = { 3, 9216, 17, 40000, 1 }
+  local gen = nl.Generator(7, 'init')
+  local function fresh()
+    local ps, gs = {}, {}
+    for i, n in ipairs(sizes) do
+      ps[i] = nl.zeros(n):normal(gen, 0, 1)
+      gs[i] = nl.zeros(n):normal(gen, 0, 1)
+    end
+    return ps, gs
+  end
+  for _, threads in ipairs { 1, 2, 3 } do
+    for _, mu in ipairs { 0.9, 0 } do
+      local ps, gs = fresh()
+      local qs, vs_ref = {}, {}
+      for i, p in ipairs(ps) do qs[i] = p:clone(); vs_ref[i] = nl.zeros(p:numel()) end
+      local before = nl.threads()
+      nl.set_threads(threads)
+      local opt = optim.SGD(ps, gs, { lr = 0.05, momentum = mu, weight_decay = 5e-4 })
+      for step = 1, 3 do
+        opt:step()
+        for i, q in ipairs(qs) do
+          C.sgd_step(q, mu ~= 0 and vs_ref[i] or nil, gs[i], 0.05, mu, 5e-4, step == 1)
+        end
+      end
+      nl.set_threads(before)
+      for i = 1, #ps do
+        T.same_bits(ps[i], qs[i], string.format('parameter %d, momentum %g, %d threads', i, mu, threads))
+        if mu ~= 0 then T.same_bits(opt:state_tensors()[i], vs_ref[i], 'velocity ' .. i) end
+      end
+    end
+  end
+  local w1, w2 = nl.tensor{ 1, 2 }, nl.tensor{ 3 }
+  local opt = optim.SGD({ w1, w2 }, { nl.tensor{ 1, 1 }, nl.tensor{ 1 } }, { lr = 0.1, momentum = 0.9 })
+  opt.grads[2] = nl.tensor{ 1, 1, 1 }   -- a gradient swapped for one of another size after construction
+  T.err(function() opt:step() end, 'SGD: parameter 2 of 2: parameter (1) has 1 elements but its gradient (3) has 3')
+  T.eq(w1[1], 1, 'a failed step changes no parameter'); T.eq(opt.steps, 0, 'nor the step count')
+  T.err(function() C.sgd_step_many({ w1 }, nil, { w1, w2 }, 0.1, 0, 0, true) end, 'a list of 1 tensors has 2')
+  T.err(function() C.sgd_step_many({ w1 }, nil, { 5 }, 0.1, 0, 0, true) end, 'grads: element 1 is a number')
+end)
+
 T.test('SGD resumes: steps restored from a checkpoint skip the first-step rule', function()
   local w, g = nl.tensor{ 1 }, nl.tensor{ 0.5 }
   local opt = optim.SGD({ w }, { g }, { lr = 0.1, momentum = 0.9 })
