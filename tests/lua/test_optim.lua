@@ -48,6 +48,14 @@ T.test('C.zero_grads clears every tensor of the list, on any thread count; model
   for _, g in ipairs(grads) do g:fill(1) end
   model:zero_grad()
   for i, g in ipairs(grads) do T.eq(g:sum(), 0, 'model gradient ' .. i .. ' cleared') end
+  -- a user's layer whose zero_grad does more than clear its gradients is still called
+  local Custom = nl.nn.Module:extend('Custom')
+  function Custom:init() nl.nn.Module.init(self); self.cleared = 0 end
+  function Custom:zero_grad() nl.nn.Module.zero_grad(self); self.cleared = self.cleared + 1 end
+  local custom = Custom()
+  local seq = nl.nn.Sequential{ nl.nn.Sequential{ custom } }
+  seq:zero_grad()
+  T.eq(custom.cleared, 1, "a child's own zero_grad runs once, inside a nested Sequential too")
 end)
 
 T.test('SGD steps all parameters in one call: bitwise the per-tensor steps, on 1 to 3 threads', function()
