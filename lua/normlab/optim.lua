@@ -69,8 +69,8 @@ function SGD.new(params, grads, opts)
   return self
 end
 
--- One C call for all parameters (one parallel job; the per-tensor calls and their small
--- jobs cost ~1% of a training step at batch 2). An error changes no parameter.
+-- One C call and one parallel job for all parameters (it was a call per tensor and a job
+-- per large one). An error changes no parameter.
 function SGD:step()
   local ok, err = pcall(C.sgd_step_many, self.params, self.momentum ~= 0 and self.velocity or nil,
     self.grads, self.lr, self.momentum, self.weight_decay, self.steps == 0)

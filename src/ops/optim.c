@@ -30,13 +30,13 @@ static nl_status check_hyper(NlCtx *c, const char *what, double lr, double weigh
     return NL_OK;
 }
 
-typedef struct {
-    float *w, *v;
-    const float *g;
-    int64_t n;
-    double lr, mu, wd;
-    int first;
-} SgdJob;
+/* SGD's hyperparameters: lr and weight_decay finite and >= 0, momentum in [0, 1). */
+static nl_status check_sgd(NlCtx *c, double lr, double momentum, double weight_decay) {
+    nl_status s = check_hyper(c, "sgd", lr, weight_decay);
+    if (!s && !(momentum >= 0 && momentum < 1))
+        return nl_fail(c, NL_EARG, "sgd: momentum must be in [0, 1), got %g", momentum);
+    return s;
+}
 
 /* [*i0, *i1): thread tid's share of n elements, in whole 16-float blocks (no cache line
  * is shared). */
@@ -46,40 +46,12 @@ static void block_share(int64_t n, int tid, int nth, int64_t *i0, int64_t *i1) {
     *i0 = 16 * b0, *i1 = 16 * b1 < n ? 16 * b1 : n;
 }
 
-static void sgd_worker(void *arg, int tid, int nth) {
-    const SgdJob *j = arg;
-    int64_t i0, i1;
-    block_share(j->n, tid, nth, &i0, &i1);
-    if (i0 < i1)
-        nl_nl_sgd(j->w + i0, j->v ? j->v + i0 : NULL, j->g + i0, i1 - i0, j->lr, j->mu, j->wd, j->first);
-}
-
-nl_status nl_sgd_step(NlCtx *c, NlTensor *w, NlTensor *v, const NlTensor *g,
-                      double lr, double momentum, double weight_decay, int first) {
-    nl_status s;
-    if ((s = check_hyper(c, "sgd", lr, weight_decay))) return s;
-    if (!(momentum >= 0 && momentum < 1))
-        return nl_fail(c, NL_EARG, "sgd: momentum must be in [0, 1), got %g", momentum);
-    if ((s = check_like(c, "sgd", "gradient", g, w))) return s;
-    if (momentum != 0) {
-        if (!v) return nl_fail(c, NL_EARG, "sgd: momentum %g needs a velocity buffer", momentum);
-        if ((s = check_like(c, "sgd", "momentum buffer", v, w))) return s;
-    }
-    /* per element, in double: d = g + wd*w (L2 decay joins the gradient); with momentum
-     * v = d, then v = mu*v + d, stored as float, and the step uses the stored (float)
-     * velocity, as PyTorch does; w -= lr*d. Vectorized in normloops.c, same bits; the
-     * elements are independent, so splitting them between threads changes nothing. */
-    SgdJob j = { w->data, momentum != 0 ? v->data : NULL, g->data, w->numel, lr, momentum, weight_decay, first };
-    nl_parallel(nl_par_threads_from(c, w->numel, NL_PAR_MIN_NUMEL_WARM), sgd_worker, &j);
-    return NL_OK;
-}
-
 /* A job over a list of tensors as one concatenation of their elements: each thread takes
  * a contiguous share of it, in pieces that lie within one tensor. */
 typedef struct {
     NlTensor *const *w;        /* the tensors (the parameters, for SGD) */
     NlTensor *const *v;        /* SGD: the velocities (NULL without momentum) */
-    NlTensor *const *g;        /* SGD: the gradients */
+    NlTensor *const *g;        /* SGD: the gradients (read only) */
     int n;
     int64_t total;             /* elements of all n tensors */
     double lr, mu, wd;
@@ -97,17 +69,17 @@ static void for_my_pieces(const ListJob *j, int tid, int nth, void (*piece)(cons
     }
 }
 
-static void zero_piece(const ListJob *j, int k, int64_t off, int64_t len) {
-    memset(j->w[k]->data + off, 0, (size_t)len * sizeof(float));
-}
-
-static void zero_worker(void *arg, int tid, int nth) { for_my_pieces(arg, tid, nth, zero_piece); }
-
 static int64_t total_numel(NlTensor *const *ts, int n) {
     int64_t t = 0;
     for (int k = 0; k < n; k++) t += ts[k]->numel;
     return t;
 }
+
+static void zero_piece(const ListJob *j, int k, int64_t off, int64_t len) {
+    memset(j->w[k]->data + off, 0, (size_t)len * sizeof(float));
+}
+
+static void zero_worker(void *arg, int tid, int nth) { for_my_pieces(arg, tid, nth, zero_piece); }
 
 void nl_zero_grads(NlCtx *c, NlTensor *const *ts, int n) {
     ListJob j = { .w = ts, .n = n, .total = total_numel(ts, n) };
@@ -119,14 +91,37 @@ static void sgd_piece(const ListJob *j, int k, int64_t off, int64_t len) {
               j->first);
 }
 
-static void sgd_many_worker(void *arg, int tid, int nth) { for_my_pieces(arg, tid, nth, sgd_piece); }
+static void sgd_worker(void *arg, int tid, int nth) { for_my_pieces(arg, tid, nth, sgd_piece); }
+
+/* The update of checked tensors: per element, in double: d = g + wd*w (L2 decay joins the
+ * gradient); with momentum v = d, then v = mu*v + d, stored as float, and the step uses the
+ * stored (float) velocity, as PyTorch does; w -= lr*d. Vectorized in normloops.c, same
+ * bits; the elements are independent, so splitting them between threads changes nothing. */
+static void run_sgd(NlCtx *c, NlTensor *const *w, NlTensor *const *v, NlTensor *const *g, int n, double lr,
+                    double momentum, double weight_decay, int first) {
+    ListJob j = { .w = w, .v = momentum != 0 ? v : NULL, .g = g, .n = n, .total = total_numel(w, n), .lr = lr,
+                  .mu = momentum, .wd = weight_decay, .first = first };
+    nl_parallel(nl_par_threads_from(c, j.total, NL_PAR_MIN_NUMEL_WARM), sgd_worker, &j);
+}
+
+nl_status nl_sgd_step(NlCtx *c, NlTensor *w, NlTensor *v, const NlTensor *g,
+                      double lr, double momentum, double weight_decay, int first) {
+    nl_status s;
+    if ((s = check_sgd(c, lr, momentum, weight_decay))) return s;
+    if ((s = check_like(c, "sgd", "gradient", g, w))) return s;
+    if (momentum != 0) {
+        if (!v) return nl_fail(c, NL_EARG, "sgd: momentum %g needs a velocity buffer", momentum);
+        if ((s = check_like(c, "sgd", "momentum buffer", v, w))) return s;
+    }
+    NlTensor *gm = (NlTensor *)g;   /* the list job's type; the gradient is only read */
+    run_sgd(c, &w, &v, &gm, 1, lr, momentum, weight_decay, first);
+    return NL_OK;
+}
 
 nl_status nl_sgd_step_many(NlCtx *c, NlTensor *const *w, NlTensor *const *v, NlTensor *const *g, int n,
                            double lr, double momentum, double weight_decay, int first) {
     nl_status s;
-    if ((s = check_hyper(c, "sgd", lr, weight_decay))) return s;
-    if (!(momentum >= 0 && momentum < 1))
-        return nl_fail(c, NL_EARG, "sgd: momentum must be in [0, 1), got %g", momentum);
+    if ((s = check_sgd(c, lr, momentum, weight_decay))) return s;
     if (momentum != 0 && !v) return nl_fail(c, NL_EARG, "sgd: momentum %g needs velocity buffers", momentum);
     for (int k = 0; k < n; k++) {   /* every tensor is checked before any is updated */
         if (g[k]->numel == w[k]->numel && (momentum == 0 || v[k]->numel == w[k]->numel)) continue;
@@ -135,10 +130,7 @@ nl_status nl_sgd_step_many(NlCtx *c, NlTensor *const *w, NlTensor *const *v, NlT
         if ((s = check_like(c, what, "gradient", g[k], w[k]))) return s;
         return check_like(c, what, "momentum buffer", v[k], w[k]);
     }
-    /* the same per-element arithmetic as nl_sgd_step: elements are independent */
-    ListJob j = { .w = w, .v = momentum != 0 ? v : NULL, .g = g, .n = n, .total = total_numel(w, n), .lr = lr,
-                  .mu = momentum, .wd = weight_decay, .first = first };
-    nl_parallel(nl_par_threads_from(c, j.total, NL_PAR_MIN_NUMEL_WARM), sgd_many_worker, &j);
+    run_sgd(c, w, v, g, n, lr, momentum, weight_decay, first);
     return NL_OK;
 }
 

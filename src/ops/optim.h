@@ -20,8 +20,8 @@ nl_status nl_sgd_step(NlCtx *c, NlTensor *w, NlTensor *v, const NlTensor *g,
 
 /* The same step for n parameters at once (w[k], v[k], g[k]; v may be NULL when momentum
  * is 0): one parallel job over all their elements instead of n calls. Every tensor is
- * checked first; an error names the parameter ("sgd: parameter 3 of 34: parameter (32) has 32 elements but its gradient ...") and changes
- * nothing. */
+ * checked first; an error names the parameter ("sgd: parameter 3 of 34: parameter (32)
+ * has 32 elements but its gradient ...") and changes nothing. */
 nl_status nl_sgd_step_many(NlCtx *c, NlTensor *const *w, NlTensor *const *v, NlTensor *const *g, int n,
                            double lr, double momentum, double weight_decay, int first);
 
@@ -34,8 +34,8 @@ nl_status nl_adam_step(NlCtx *c, NlTensor *w, NlTensor *m, NlTensor *v, const Nl
                        int64_t step);
 
 /* Sets every element of the n tensors ts[0..n-1] to zero: a model's gradients cleared in one
- * job, split by elements between the threads (at batch 2 the separate per-tensor memsets
- * and their calls took about 2% of a training step). */
+ * job, split by elements between the threads (model:zero_grad at batch 2: 85 us per step
+ * as a call per tensor, 70 us as one job). */
 void nl_zero_grads(NlCtx *c, NlTensor *const *ts, int n);
 
 #endif
