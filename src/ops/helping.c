@@ -11,12 +11,6 @@
  * 40 interleaved pairs of runs). */
 #define POLL_PAUSES 8
 
-static inline void relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
 void nl_help_init(NlHelp *h, int nth) {
     if (nth > NL_PAR_MAX) nth = NL_PAR_MAX;
     for (int t = 0; t < nth; t++) {
@@ -48,9 +42,9 @@ void nl_help_run(NlHelp *h, int tid, int n, nl_help_fn fn, void *ctx) {
     s->fn = fn, s->ctx = ctx;
     atomic_store_explicit(&s->done, 0, memory_order_relaxed);
     const uint64_t gen = (atomic_load_explicit(&s->ctl, memory_order_relaxed) >> 40) + 1;
-    atomic_store_explicit(&s->ctl, gen << 40 | (uint64_t)(n & 0xff) << 32, memory_order_release);
+    atomic_store_explicit(&s->ctl, gen << 40 | (uint64_t)n << 32, memory_order_release);
     while (take_one(s)) {}
-    while (atomic_load_explicit(&s->done, memory_order_acquire) < n) relax();
+    while (atomic_load_explicit(&s->done, memory_order_acquire) < n) nl_cpu_relax();
 }
 
 void nl_help_finish(NlHelp *h, int tid, int nth) {
@@ -60,6 +54,6 @@ void nl_help_finish(NlHelp *h, int tid, int nth) {
         for (int t = 0; t < nth; t++)
             if (t != tid) took |= take_one(&h->slot[t]);
         if (!took)
-            for (int i = 0; i < POLL_PAUSES; i++) relax();   /* poll the owners' words gently */
+            for (int i = 0; i < POLL_PAUSES; i++) nl_cpu_relax();   /* poll the owners' words gently */
     }
 }

@@ -11,7 +11,8 @@
  * with the same code, so the results are bitwise the same whoever takes it.
  *
  *   NlHelp h;  nl_help_init(&h, nth)     before a job of up to nth threads (shared by them)
- *   nl_help_run(&h, tid, n, fn, ctx)     owner tid: fn(ctx, 0..n-1), helped; n <= 255.
+ *   nl_help_run(&h, tid, n, fn, ctx)     owner tid: fn(ctx, 0..n-1), helped when n <= 255
+ *                                        (the word's item field; more run on tid alone).
  *                                        ctx must stay valid until it returns (it does).
  *   nl_help_finish(&h, tid, nth)         last thing a worker does: helps the others until
  *                                        all nth threads have called it

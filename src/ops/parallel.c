@@ -48,12 +48,6 @@ static long long now_ns(void) {
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static inline void relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
 static void *worker(void *p) {
     int id = (int)(long)p;
     pthread_setname_np(pthread_self(), "nl-worker");   /* as top -H and perf show it */
@@ -63,7 +57,7 @@ static void *worker(void *p) {
         if (g == seen) {
             long long t0 = now_ns();
             for (int i = 0; g == seen; i++) {
-                relax();
+                nl_cpu_relax();
                 g = atomic_load_explicit(&ticket, memory_order_acquire);
                 if ((i & 63) == 63 && now_ns() - t0 > SPIN_NS) break;
             }
@@ -126,7 +120,7 @@ int nl_parallel(int nth, nl_par_fn fn, void *arg) {
     if (atomic_load_explicit(&pending, memory_order_acquire) > 0) {
         long long t0 = now_ns();
         for (int i = 0; atomic_load_explicit(&pending, memory_order_acquire) > 0; i++) {
-            relax();
+            nl_cpu_relax();
             if ((i & 63) == 63 && now_ns() - t0 > SPIN_NS) break;
         }
         pthread_mutex_lock(&mu);

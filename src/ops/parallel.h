@@ -43,6 +43,14 @@ static inline int nl_par_threads(const NlCtx *c, int64_t numel) {
 
 typedef void (*nl_par_fn)(void *arg, int tid, int nth);
 
+/* One step of a spin-wait: the CPU's pause hint (it yields the core's pipeline to the other
+ * hyperthread and saves power), nothing elsewhere. */
+static inline void nl_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 /* Returns the number of threads that actually ran the job (1 when it ran serially). */
 int nl_parallel(int nth, nl_par_fn fn, void *arg);
 
