@@ -9,3 +9,4 @@ inc=$(pkg-config --cflags-only-I openblas 2>/dev/null || echo -I/usr/include/x86
 cflags="-O2 -g -std=c11 -D_GNU_SOURCE -march=x86-64-v2 -Isrc $inc -I/usr/include/x86_64-linux-gnu/openblas-pthread"
 cc $cflags -o "$build/bench/bench_sgemm" bench/bench_sgemm.c -lopenblas -lm
 cc $cflags -o "$build/bench/bench_conv" bench/bench_conv.c "$build/libnormlab.a" -lopenblas -lm -lpthread
+cc $cflags -o "$build/bench/bench_corelat" bench/bench_corelat.c -lpthread

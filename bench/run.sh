@@ -22,6 +22,8 @@
 # rounds (speed) and the largest peak RSS. Both use the same thread count (default 2) and the
 # same synthetic batch, model, init and optimizer. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are
 # unset for every command here (both frameworks): they select older OpenBLAS kernels.
+# Around every measured process, bench/bench_corelat probes the cross-core round trip of a
+# cache line (~10 ms each); RESULTS.md splits the speeds by it (where the host had the vCPUs).
 #
 # Output: progress lines, the table, bench/RESULTS.md; the last line printed is the geometric
 # mean of the normlab/PyTorch speed ratios.
@@ -127,6 +129,15 @@ wait_for_quiet() {   # up to $wait_quiet minutes for a 1-minute load average bel
   done
   echo "# the load average is still $(cut -d' ' -f1 /proc/loadavg): measuring anyway"
 }
+# The cross-core round trip of a cache line just before and after every measured process:
+# where the host has moved the two vCPUs apart, it is several times longer, and normlab's
+# threads, which pass data between cores at every layer, slow down (bench/bench_corelat.c).
+corelat() {   # config, round, framework, before|after
+  "$build/bench/bench_corelat" | sed "s/^CORELAT/CORELAT cfg=$1 round=$2 fw=$3 when=$4/" >>"$raw"
+}
+measured() {   # framework-runner config round framework: the run between two latency probes
+  corelat "$2" "$3" "$4" before; "$1" "$2" "$3"; corelat "$2" "$3" "$4" after
+}
 round_loads=""   # the 1-minute load average as each round starts (the busy-machine warning)
 for r in $(seq 1 "$rounds"); do
   [ "$wait_quiet" != 0 ] && wait_for_quiet
@@ -134,9 +145,11 @@ for r in $(seq 1 "$rounds"); do
   echo "# round $r starts at a 1-minute load average of ${round_loads##* }"
   for c in $configs; do
     if [ $((r % 2)) = 1 ]; then
-      run_nl "$c" "$r"; run_torch "$c" "$r"; [ "$wf" = 1 ] && run_nl_wf "$c" "$r"
+      measured run_nl "$c" "$r" normlab; measured run_torch "$c" "$r" torch
+      [ "$wf" = 1 ] && run_nl_wf "$c" "$r"
     else
-      [ "$wf" = 1 ] && run_nl_wf "$c" "$r"; run_torch "$c" "$r"; run_nl "$c" "$r"
+      [ "$wf" = 1 ] && run_nl_wf "$c" "$r"
+      measured run_torch "$c" "$r" torch; measured run_nl "$c" "$r" normlab
     fi
     grep "cfg=$c round=$r " "$raw" | grep '^RESULT' | sed -E 's/.*fw=([a-z-]+).* ips=([0-9.]+).* rss_mb=([0-9.]+).*/\1 \2 img\/s \3 MB/' \
       | paste -sd' ' | sed "s/^/  round $r $c: /"

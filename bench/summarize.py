@@ -25,9 +25,50 @@ def conv_macs(depth):
     return macs
 
 
+def placement_table(cfgs, results, corelat):
+    """The speeds split by where the host had the two vCPUs: a run counts as "near" when the
+    cross-core round trip probed just before and after it (bench_corelat) was at most twice
+    the shortest probe of the whole benchmark. Empty without probes."""
+    if not corelat:
+        return []
+    probes = sorted(corelat.values())
+    limit = 2 * probes[0]
+    out = ["### Where the host had the two vCPUs (cross-core round trip of a cache line)", "",
+           f"Probes around every measured process (the worse of before and after): shortest "
+           f"{probes[0]:.0f} ns, median {statistics.median(probes):.0f} ns, longest {probes[-1]:.0f} ns. "
+           f"A run is *near* when its probe was at most {limit:.0f} ns (twice the shortest). Apart, "
+           f"every hand-off of data between normlab's two threads costs several times more; two "
+           f"independent processes do not slow down. The split below is approximate: the placement "
+           f"can change during a run.", "",
+           "| config | normlab near: runs, img/s | PyTorch near: runs, img/s | ratio, near runs | "
+           "normlab apart: runs, img/s | PyTorch apart: runs, img/s | ratio, apart runs |",
+           "|" + "---|" * 7]
+
+    def split(cfg, fw):
+        near, apart = [], []
+        for r in results.get((cfg, fw), []):
+            ns = corelat.get((cfg, r.get("round"), fw))
+            if ns is not None:
+                (near if ns <= limit else apart).append(float(r["ips"]))
+        return near, apart
+
+    def cell(v):
+        return f"{len(v)}, {statistics.median(v):.0f}" if v else "0, -"
+
+    def ratio(a, b):
+        return f"{statistics.median(a) / statistics.median(b):.2f}x" if a and b else "-"
+
+    for cfg in cfgs:
+        nl_near, nl_apart = split(cfg, "normlab")
+        pt_near, pt_apart = split(cfg, "torch")
+        out.append(f"| {cfg} | {cell(nl_near)} | {cell(pt_near)} | {ratio(nl_near, pt_near)} | "
+                   f"{cell(nl_apart)} | {cell(pt_apart)} | {ratio(nl_apart, pt_apart)} |")
+    return out
+
+
 def main(raw_path, out_path):
     meta, results, profiles, sgemm, sgemm_auto, core, core_auto = {}, {}, {}, None, None, "?", "?"
-    convtab = []
+    convtab, corelat = [], {}
     for line in open(raw_path):
         line = line.rstrip("\n")
         if line.startswith("META "):
@@ -39,6 +80,12 @@ def main(raw_path, out_path):
         elif line.startswith("PROFILE "):
             d = kv(line)
             profiles.setdefault(d["cfg"], []).append(d)
+        elif line.startswith("CORELAT "):
+            d = kv(line)
+            ns = float(d["ns"])
+            if not math.isnan(ns):   # nan: a single CPU
+                key = (d["cfg"], d["round"], d["fw"])
+                corelat[key] = max(corelat.get(key, 0.0), ns)   # the worse of before and after
         elif line.startswith("SUMMARY_AUTO "):
             sgemm_auto = kv(line)
         elif line.startswith("SUMMARY "):
@@ -136,6 +183,8 @@ def main(raw_path, out_path):
                       f"the rate above ({conv_ms / float(sgemm['conv_sgemm_ms']):.2f}x; the Winograd backward "
                       f"pass does fewer multiplies, so below 1 is possible).")
 
+    placement = placement_table(cfgs, results, corelat)
+
     md = []
     md.append("# normlab vs PyTorch: training speed and memory (issue 6)")
     md.append("")
@@ -216,6 +265,9 @@ def main(raw_path, out_path):
         md.extend(convtab)
         md.append("```")
         md.append("")
+    if placement:
+        md.extend(placement)
+        md.append("")
     md.append("### normlab time per training step by layer type (ms, profiling phase)")
     md.append("")
     md.extend(prof_tab)
@@ -234,6 +286,9 @@ def main(raw_path, out_path):
     print()
     for s in sg:
         print(s)
+    if placement:
+        print()
+        print("\n".join(placement))
     for l in lines:
         print("problem:", l)
     if geo_wf:
