@@ -7,11 +7,13 @@
  * 10 ms in all); the round trip is the time over N, and the median of the R is printed as
  *   CORELAT ns=X min_ns=Y max_ns=Z cpus=A,B      (ns=nan cpus=one on a single CPU)
  * Why the benchmark records it: on a VM the host can move the two vCPUs apart (another
- * core complex or socket) for seconds to minutes at a time. A program whose threads hand data to each
- * other at every layer (normlab's pool at batch 2) then slows down by up to half, while two
- * independent processes do not (measured on an EPYC VM: round trip ~60-75 ns near, ~310-360 ns
- * apart, with normlab's batch-2 img/s halving in the same seconds). bench/run.sh measures it
- * around every measured process so that its numbers can be read with the placement. */
+ * core complex or socket) for seconds at a time. A program whose threads hand data to each
+ * other at every layer (normlab's pool at batch 2) can then slow down by up to half, while
+ * two independent processes do not (measured on an EPYC VM: round trip ~55-80 ns near,
+ * ~305-400 ns apart; normlab's batch-2 img/s often, not always, halved in the same seconds).
+ * bench/run.sh probes it before and after every normlab and PyTorch run, so that their
+ * numbers can be read with the placement.
+ */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
