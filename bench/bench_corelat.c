@@ -22,8 +22,7 @@
 #include <string.h>
 #include <time.h>
 
-static _Alignas(64) atomic_long ball;   /* odd: the partner's turn; even: ours */
-static long trips = 20000;
+static _Alignas(64) atomic_long ball;   /* odd: the partner's turn; even: ours; -1: stop */
 static int cpu_a = -1, cpu_b = -1;
 
 static double now(void) {
@@ -68,6 +67,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
+    long trips = 20000;
     int repeats = 5;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--trips") && i + 1 < argc) trips = atol(argv[++i]);

@@ -29,8 +29,8 @@ check "one CPU: says so instead of timing time slices" test "$one" = "CORELAT ns
 "$tmp/bench_corelat" --trips 0 >/dev/null 2>&1
 check "bad --trips is refused (status 2)" test $? = 2
 
-# A raw file as bench/run.sh writes it: round 1 near (60-70 ns), round 2 apart (300 ns) for
-# normlab, PyTorch near in both; one config without probes' second framework.
+# A raw file as bench/run.sh writes it: normlab near in round 1 (60-70 ns) and apart in round 2
+# (300 ns), PyTorch near in both; in round 3 normlab's probes are nan and PyTorch has none.
 res() { echo "RESULT cfg=$1 round=$2 fw=$3 depth=8 norm=bn batch=2 threads=2 steps=9 seconds=2 ips=$4 ips_mean=$4 step_ms=1 rss_mb=$5 base_rss_mb=1"; }
 lat() { echo "CORELAT cfg=$1 round=$2 fw=$3 when=$4 ns=$5 min_ns=$5 max_ns=$5 cpus=0,1"; }
 {
